@@ -1,0 +1,74 @@
+"""The library's settings: the DYNAMO_BACKEND dict, with AWS's standard variables as fallback."""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from django.conf import settings
+
+from .exceptions import ConfigurationError
+
+_UNSET = object()
+
+
+def _env_endpoint() -> str | None:
+    return os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL") or None
+
+
+def _env_region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+# name -> default (a callable is evaluated at read time, so env changes are seen)
+DEFAULTS: dict[str, Any] = {
+    "ENDPOINT_URL": _env_endpoint,
+    "REGION": _env_region,
+    "AWS_ACCESS_KEY_ID": None,
+    "AWS_SECRET_ACCESS_KEY": None,
+    "AWS_SESSION_TOKEN": None,
+    "TABLE_PREFIX": "",
+    "CREATE_TABLES_ON_STARTUP": False,
+    "CONNECT_TIMEOUT": 2.0,
+    "READ_TIMEOUT": 5.0,
+    "MAX_ATTEMPTS": 3,
+    "MAX_POOL_CONNECTIONS": 50,
+    "BATCH_MAX_ATTEMPTS": 8,
+    "BATCH_BASE_DELAY": 0.05,
+    "BATCH_MAX_DELAY": 2.0,
+    "CACHE_TTL": 60,
+    "CACHE_MAXSIZE": 10000,
+    "QUERY_CACHE_TTL": 5,
+    "NEGATIVE_CACHE_TTL": 2,
+    "TABLE_WAIT_TIMEOUT": 60,
+}
+
+
+def user_settings() -> dict[str, Any]:
+    """Return the DYNAMO_BACKEND dict from Django settings (empty when unset)."""
+    value = getattr(settings, "DYNAMO_BACKEND", None) or {}
+    if not isinstance(value, dict):
+        raise ConfigurationError("DYNAMO_BACKEND must be a dict")
+    return value
+
+
+def unknown_keys() -> list[str]:
+    """Return the keys of DYNAMO_BACKEND that the library does not know."""
+    return sorted(k for k in user_settings() if k not in DEFAULTS)
+
+
+def get_setting(name: str) -> Any:
+    """Return one setting, from DYNAMO_BACKEND or its default."""
+    if name not in DEFAULTS:
+        raise KeyError(name)
+    values = user_settings()
+    bad = [k for k in values if k not in DEFAULTS]
+    if bad:
+        raise ConfigurationError(
+            f"Unknown DYNAMO_BACKEND key(s): {', '.join(sorted(bad))}. "
+            f"Known keys: {', '.join(DEFAULTS)}"
+        )
+    value = values.get(name, _UNSET)
+    if value is _UNSET or (value is None and callable(DEFAULTS[name])):
+        default = DEFAULTS[name]
+        value = default() if callable(default) else default
+    return value

@@ -1,0 +1,126 @@
+"""The library's exception tree: one base class, AWS error codes kept."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.core import exceptions as django_exceptions
+
+
+class DynamoBackendError(Exception):
+    """Base class of every error raised by dynamo_backend."""
+
+    code: str | None = None
+
+    def __init__(self, message: str = "", *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+
+class ConfigurationError(DynamoBackendError, django_exceptions.ImproperlyConfigured):
+    """DYNAMO_BACKEND settings are wrong."""
+
+
+class FieldError(DynamoBackendError, django_exceptions.FieldError):
+    """An unknown field or lookup, or a field option DynamoDB cannot honour."""
+
+
+class ValidationError(DynamoBackendError, django_exceptions.ValidationError):
+    """One or more field values are invalid; ``message_dict`` maps field -> messages."""
+
+    def __init__(self, message: Any, code: str | None = None, params: Any = None) -> None:
+        django_exceptions.ValidationError.__init__(self, message, code, params)
+        Exception.__init__(self, self._summary())
+
+    def _summary(self) -> str:
+        if hasattr(self, "error_dict"):
+            return "; ".join(
+                f"{field}: {' '.join(msgs)}" for field, msgs in self.message_dict.items()
+            )
+        return " ".join(self.messages)
+
+    def __str__(self) -> str:
+        return self._summary()
+
+
+class ConditionalCheckFailed(DynamoBackendError):
+    """A conditional write was refused by DynamoDB."""
+
+    code = "ConditionalCheckFailedException"
+
+
+class ItemAlreadyExists(ConditionalCheckFailed):
+    """create() found an item with the same primary key."""
+
+
+class UniqueConstraintError(ConditionalCheckFailed):
+    """A unique=True value is already taken by another item."""
+
+    def __init__(self, message: str = "", *, field: str = "", value: Any = None, model: Any = None) -> None:
+        super().__init__(message or f"{field}={value!r} is already taken")
+        self.field = field
+        self.value = value
+        self.model = model
+
+
+class VersionConflict(ConditionalCheckFailed):
+    """The item changed since it was loaded (optimistic locking)."""
+
+
+class Throttled(DynamoBackendError):
+    """DynamoDB throttled the request and botocore's retries ran out."""
+
+
+class TableDoesNotExist(DynamoBackendError):
+    """The table (or index) does not exist."""
+
+    code = "ResourceNotFoundException"
+
+
+class RequestValidationError(DynamoBackendError):
+    """DynamoDB rejected the request as malformed (AWS ValidationException)."""
+
+    code = "ValidationException"
+
+
+class ServiceUnavailable(DynamoBackendError):
+    """DynamoDB could not be reached or answered with a server error."""
+
+
+class TransactionCanceled(DynamoBackendError):
+    """A TransactWriteItems call was cancelled; ``reasons`` lists why per action."""
+
+    code = "TransactionCanceledException"
+
+    def __init__(self, message: str = "", *, code: str | None = None, reasons: list | None = None) -> None:
+        super().__init__(message, code=code)
+        self.reasons = reasons or []
+
+
+class BatchError(DynamoBackendError):
+    """A batch call left work undone after every retry; ``unprocessed`` lists it."""
+
+    def __init__(self, message: str = "", *, unprocessed: list | None = None, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.unprocessed = list(unprocessed or [])
+
+
+class BatchGetError(BatchError):
+    """BatchGetItem left keys unread."""
+
+
+class BatchWriteError(BatchError):
+    """BatchWriteItem left requests unwritten."""
+
+
+# Django's names, so code written against the ORM keeps working.
+ObjectDoesNotExist = django_exceptions.ObjectDoesNotExist
+MultipleObjectsReturned = django_exceptions.MultipleObjectsReturned
+
+__all__ = [
+    "DynamoBackendError", "ConfigurationError", "FieldError", "ValidationError",
+    "ConditionalCheckFailed", "ItemAlreadyExists", "UniqueConstraintError", "VersionConflict",
+    "Throttled", "TableDoesNotExist", "RequestValidationError", "ServiceUnavailable",
+    "TransactionCanceled", "BatchError", "BatchGetError", "BatchWriteError",
+    "ObjectDoesNotExist", "MultipleObjectsReturned",
+]

@@ -1,0 +1,106 @@
+"""The read path: identity map -> item cache -> DynamoDB, and write-through after writes."""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from . import batch, cache, connection
+
+
+def _ttl(model: Any) -> float:
+    return model._meta.effective_cache_ttl()
+
+
+def remember(model: Any, raw: dict) -> None:
+    """Record a confirmed item in the identity map and the item cache."""
+    table = model._meta.table_name
+    pk = raw["pk"]["S"]
+    cache.identity_put(table, pk, raw)
+    ttl = _ttl(model)
+    if ttl:
+        cache.item_cache.put(table, pk, raw, ttl)
+
+
+def forget(model: Any, pk: str, *, deleted: bool = False) -> None:
+    """Drop a pk from the caches (``deleted``: remember it as missing in this scope)."""
+    table = model._meta.table_name
+    cache.item_cache.discard(table, pk)
+    if deleted:
+        cache.identity_put(table, pk, None)
+    else:
+        cache.identity_discard(table, pk)
+
+
+def table_written(model: Any) -> None:
+    """Invalidate this process's cached queries on the model's table."""
+    cache.query_cache.invalidate(model._meta.table_name)
+
+
+def _cached(model: Any, table: str, pk: str) -> Any:
+    """Return a raw item, cache.MISSING, or None when the caches cannot answer."""
+    raw = cache.identity_get(table, pk)
+    if raw is not None:
+        return raw
+    ttl = _ttl(model)
+    if not ttl:
+        return None
+    hit = cache.item_cache.get(table, pk, ttl)
+    if hit is None:
+        return None
+    if hit is not cache.MISSING:
+        cache.identity_put(table, pk, hit)
+    return hit
+
+
+def load_one(model: Any, pk: str, *, consistent: bool = False) -> dict | None:
+    """Return the raw item for pk (None when absent), asking DynamoDB at most once."""
+    table = model._meta.table_name
+    if not consistent:
+        hit = _cached(model, table, pk)
+        if hit is cache.MISSING:
+            return None
+        if hit is not None:
+            return hit
+    params: dict = {"TableName": table, "Key": {"pk": {"S": pk}}}
+    if consistent:
+        params["ConsistentRead"] = True
+    item = connection.call("GetItem", **params).get("Item")
+    if item is None:
+        cache.identity_put(table, pk, None)
+        if _ttl(model):
+            cache.item_cache.put_missing(table, pk)
+        return None
+    remember(model, item)
+    return item
+
+
+def load_many(model: Any, pks: Iterable[str], *, consistent: bool = False) -> dict[str, dict]:
+    """Return {pk: raw item} for the pks that exist; one BatchGetItem per 100 uncached keys."""
+    table = model._meta.table_name
+    found: dict[str, dict] = {}
+    wanted: list[str] = []
+    seen: set[str] = set()
+    for pk in pks:
+        if pk in seen:
+            continue
+        seen.add(pk)
+        if not consistent:
+            hit = _cached(model, table, pk)
+            if hit is cache.MISSING:
+                continue
+            if hit is not None:
+                found[pk] = hit
+                continue
+        wanted.append(pk)
+    if wanted:
+        fetched = batch.batch_get(table, wanted, consistent_read=consistent)
+        ttl = _ttl(model)
+        for pk in wanted:
+            item = fetched.get(pk)
+            if item is None:
+                cache.identity_put(table, pk, None)
+                if ttl:
+                    cache.item_cache.put_missing(table, pk)
+            else:
+                remember(model, item)
+                found[pk] = item
+    return found

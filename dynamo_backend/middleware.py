@@ -1,0 +1,38 @@
+"""Per-request identity map and DynamoDB call accounting, reported in Server-Timing."""
+from __future__ import annotations
+
+from typing import Callable
+
+from django.http import HttpRequest, HttpResponseBase
+
+from . import cache, stats
+
+__all__ = ["DynamoRequestMiddleware", "server_timing"]
+
+
+def server_timing(log: stats.CallLog) -> str:
+    """Format a CallLog as a Server-Timing header value."""
+    return (
+        f'ddb;dur={log.duration_ms:.1f};desc="calls={log.total}", '
+        f'cache;desc="hits={log.hits} misses={log.misses}"'
+    )
+
+
+class DynamoRequestMiddleware:
+    """Open an identity map and a call log per request; add a Server-Timing header."""
+
+    sync_capable = True
+    async_capable = False
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        with cache.scope(), stats.count_calls() as log:
+            response = self.get_response(request)
+        # A streaming body runs after this point, outside the scope: the header
+        # counts the work done before the response was handed back.
+        timing = server_timing(log)
+        existing = response.get("Server-Timing")
+        response["Server-Timing"] = f"{existing}, {timing}" if existing else timing
+        return response

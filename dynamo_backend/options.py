@@ -1,0 +1,161 @@
+"""Model metadata: Meta -> _meta (whitelisted keys, table names, indexes, relations)."""
+from __future__ import annotations
+
+from typing import Any
+
+from .conf import get_setting
+from .exceptions import FieldError
+
+ALLOWED_META = frozenset({
+    "table_name", "app_label", "indexes", "cache_ttl", "abstract", "ordering", "verbose_name",
+})
+
+_registry: dict[str, Any] = {}
+
+
+class Index:
+    """A global secondary index: partition key, optional sort key, projection ALL."""
+
+    def __init__(self, partition_key: str, sort_key: str | None = None, *, name: str | None = None) -> None:
+        self.partition_key = partition_key
+        self.sort_key = sort_key
+        self.name = name or (f"{partition_key}-{sort_key}-index" if sort_key else f"{partition_key}-index")
+
+    def __repr__(self) -> str:
+        return f"<Index {self.name}>"
+
+
+def get_model(label: str) -> Any:
+    """Return a registered model by "app_label.ModelName" (case-insensitive)."""
+    try:
+        return _registry[label.lower()]
+    except KeyError:
+        raise LookupError(f"No DynamoModel registered as '{label}'") from None
+
+
+def all_models() -> list:
+    """Return every concrete registered model."""
+    return list(_registry.values())
+
+
+def _default_app_label(module: str) -> str:
+    try:
+        from django.apps import apps
+
+        if apps.apps_ready:
+            config = apps.get_containing_app_config(module)
+            if config is not None:
+                return config.label
+    except Exception:  # noqa: BLE001 - app registry unavailable outside Django
+        pass
+    parts = module.split(".")
+    return parts[-2] if len(parts) > 1 and parts[-1] == "models" else parts[-1]
+
+
+class Options:
+    """The ``_meta`` of a model."""
+
+    def __init__(self, meta: Any, model_name: str, module: str) -> None:
+        values = {k: v for k, v in vars(meta).items() if not k.startswith("_")} if meta else {}
+        unknown = set(values) - ALLOWED_META
+        if unknown:
+            raise FieldError(
+                f"{model_name}.Meta has unknown option(s): {', '.join(sorted(unknown))}. "
+                f"Allowed: {', '.join(sorted(ALLOWED_META))}"
+            )
+        self.object_name = model_name
+        self.model_name = model_name.lower()
+        self.abstract = bool(values.get("abstract", False))
+        self.app_label = values.get("app_label") or _default_app_label(module)
+        self.base_table_name = values.get("table_name") or f"{self.app_label}_{self.model_name}"
+        self.declared_indexes = list(values.get("indexes", []))
+        self.cache_ttl = values.get("cache_ttl")
+        self.ordering = list(values.get("ordering", []))
+        self.verbose_name = values.get("verbose_name", model_name)
+        self.fields: dict[str, Any] = {}
+        self.indexes: list[Index] = []
+        self.references: dict[str, tuple[str, Any]] = {}
+        self.model: Any = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.app_label}.{self.object_name}"
+
+    @property
+    def table_name(self) -> str:
+        return f"{get_setting('TABLE_PREFIX')}{self.base_table_name}"
+
+    @property
+    def unique_table_name(self) -> str:
+        return f"{self.table_name}__unique"
+
+    @property
+    def unique_fields(self) -> list:
+        return [f for f in self.fields.values() if f.unique]
+
+    @property
+    def version_field(self) -> Any:
+        from .fields import VersionField
+
+        for field in self.fields.values():
+            if isinstance(field, VersionField):
+                return field
+        return None
+
+    def add_field(self, field: Any) -> None:
+        self.fields[field.name] = field
+
+    def effective_cache_ttl(self) -> float:
+        """Return this model's item cache TTL in seconds (0 = off)."""
+        ttl = get_setting("CACHE_TTL")
+        if not ttl:
+            return 0
+        return ttl if self.cache_ttl is None else self.cache_ttl
+
+    def finalize(self, model: Any) -> None:
+        """Build indexes and relations once all fields are installed."""
+        self.model = model
+        indexes = [Index(f.name) for f in self.fields.values() if f.index and not f.primary_key]
+        indexes.extend(self.declared_indexes)
+        names = set()
+        for index in indexes:
+            if not isinstance(index, Index):
+                raise FieldError(f"{model.__name__}.Meta.indexes must hold Index objects, got {index!r}")
+            for key in (index.partition_key, index.sort_key):
+                if key is None:
+                    continue
+                field = self.fields.get(key)
+                if field is None:
+                    raise FieldError(f"{model.__name__}: index {index.name} names unknown field '{key}'")
+                if not field.indexable:
+                    raise FieldError(
+                        f"{model.__name__}.{key}: {type(field).__name__} cannot be a GSI key. "
+                        "Hint: GSI keys must be top-level S, N or B attributes."
+                    )
+            if index.name in names:
+                raise FieldError(f"{model.__name__}: duplicate index name {index.name}")
+            names.add(index.name)
+        if len(indexes) > 20:
+            raise FieldError(f"{model.__name__}: {len(indexes)} indexes; DynamoDB allows 20 GSIs per table")
+        self.indexes = indexes
+        for field in self.fields.values():
+            if field.references is not None:
+                relation = field.related_name or (field.name[:-3] if field.name.endswith("_pk") else f"{field.name}_obj")
+                self.references[relation] = (field.name, field.references)
+        if not self.abstract:
+            _registry[self.label.lower()] = model
+
+    def related_model(self, relation: str) -> Any:
+        """Return the target model class of a relation name."""
+        try:
+            _, target = self.references[relation]
+        except KeyError:
+            raise FieldError(
+                f"{self.object_name} has no relation '{relation}'. "
+                f"Relations: {', '.join(self.references) or 'none'} (declare references= on a field)"
+            ) from None
+        if isinstance(target, str):
+            if "." not in target:
+                target = f"{self.app_label}.{target}"
+            return get_model(target)
+        return target
