@@ -27,7 +27,7 @@ from . import stats
 from .conf import get_setting
 
 __all__ = [
-    "MISSING", "scope", "identity_get", "identity_put", "identity_discard",
+    "MISSING", "scope", "in_scope", "identity_get", "identity_put", "identity_discard",
     "ItemCache", "QueryCache", "item_cache", "query_cache",
     "configure", "reset", "settings_changed", "copy_raw",
 ]
@@ -305,18 +305,33 @@ class ItemCache(_BaseCache):
         # The stored value is never mutated, so copying outside the lock is safe.
         return MISSING if entry.value is MISSING else copy_raw(entry.value)
 
-    def put(self, table: str, pk: str, raw: Any, ttl: float | None = None) -> None:
-        """Cache a raw item for ttl seconds (None: CACHE_TTL); a None raw caches a miss."""
+    def mark(self) -> int:
+        """Return the current write sequence number, to pass as ``since=`` to a later put."""
+        with self._lock:
+            return self._seq
+
+    def put(
+        self, table: str, pk: str, raw: Any, ttl: float | None = None, *,
+        since: int | None = None, replace: bool = True,
+    ) -> None:
+        """Cache a raw item for ttl seconds (None: CACHE_TTL); a None raw caches a miss.
+
+        ``since`` (from :meth:`mark`, taken before the read) refuses the value if
+        the key was written meanwhile; ``replace=False`` only fills an absent key.
+        """
         if raw is None or raw is MISSING:
-            self.put_missing(table, pk, ttl)
+            self.put_missing(table, pk, ttl, since=since)
             return
-        self._store_entry(table, pk, copy_raw(raw), ttl, negative=False)
+        self._store_entry(table, pk, copy_raw(raw), ttl, negative=False, since=since, replace=replace)
 
-    def put_missing(self, table: str, pk: str, ttl: float | None = None) -> None:
+    def put_missing(self, table: str, pk: str, ttl: float | None = None, *, since: int | None = None) -> None:
         """Remember that (table, pk) does not exist, for NEGATIVE_CACHE_TTL seconds."""
-        self._store_entry(table, pk, MISSING, ttl, negative=True)
+        self._store_entry(table, pk, MISSING, ttl, negative=True, since=since, replace=True)
 
-    def _store_entry(self, table: str, pk: str, value: Any, ttl: float | None, *, negative: bool) -> None:
+    def _store_entry(
+        self, table: str, pk: str, value: Any, ttl: float | None, *,
+        negative: bool, since: int | None, replace: bool,
+    ) -> None:
         if ttl is not None and ttl <= 0:
             return
         key = (table, pk)
@@ -330,6 +345,12 @@ class ItemCache(_BaseCache):
             else:
                 seconds = self._effective(ttl, self.ttl)
             seen = self._guard.take(key)
+            if since is not None:
+                seen = since
+            if not replace:
+                current = store.get(key)
+                if current is not None and current.value is not _TOMBSTONE:
+                    return  # an eventually consistent read must not displace a known value
             if seen is not None and self._raced(store, key, seen):
                 # Something wrote this key after our read began: our value may be
                 # stale and the other may be too, so cache nothing for it.

@@ -58,14 +58,24 @@ def _build_client(key: tuple) -> Any:
         read_timeout=float(read_timeout),
         max_pool_connections=int(pool),
     )
-    # A session per client: boto3's default session is not thread-safe.
-    session = boto3.session.Session(
-        aws_access_key_id=key_id,
-        aws_secret_access_key=secret,
-        aws_session_token=token,
-        region_name=region,
+    return _session().client(
+        "dynamodb", endpoint_url=endpoint or None, region_name=region, config=config,
+        aws_access_key_id=key_id, aws_secret_access_key=secret, aws_session_token=token,
     )
-    return session.client("dynamodb", endpoint_url=endpoint or None, config=config)
+
+
+_boto_session: Any = None
+
+
+def _session() -> Any:
+    """Return one boto3 session for the process (its loaders cache the service model).
+
+    Only used under ``_lock``: sessions are not thread-safe, clients are.
+    """
+    global _boto_session
+    if _boto_session is None:
+        _boto_session = boto3.session.Session()
+    return _boto_session
 
 
 def get_client() -> Any:

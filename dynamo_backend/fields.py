@@ -28,7 +28,14 @@ def _check_number(value: decimal.Decimal) -> None:
         raise FieldValueError("NaN and Infinity cannot be stored in DynamoDB.")
     if value.is_zero():
         return
-    sign, digits, exponent = value.normalize().as_tuple()
+    # Not normalize(): it rounds to the context's 28 digits and would hide overflow.
+    sign, digits, exponent = value.as_tuple()
+    digits = list(digits)
+    while len(digits) > 1 and digits[-1] == 0:
+        digits.pop()
+        exponent += 1
+    while len(digits) > 1 and digits[0] == 0:
+        digits.pop(0)
     if len(digits) > _MAX_DIGITS:
         raise FieldValueError(f"DynamoDB numbers hold at most {_MAX_DIGITS} significant digits.")
     magnitude = len(digits) + exponent - 1

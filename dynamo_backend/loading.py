@@ -10,14 +10,19 @@ def _ttl(model: Any) -> float:
     return model._meta.effective_cache_ttl()
 
 
-def remember(model: Any, raw: dict) -> None:
-    """Record a confirmed item in the identity map and the item cache."""
+def remember(model: Any, raw: dict, *, since: int | None = None, replace: bool = True) -> None:
+    """Record an item in the identity map and the item cache.
+
+    Query/Scan results pass ``since`` (a mark taken before the read) so a write
+    that happened meanwhile wins, and GSI reads pass ``replace=False`` because
+    they are eventually consistent and must not displace a known value.
+    """
     table = model._meta.table_name
     pk = raw["pk"]["S"]
     cache.identity_put(table, pk, raw)
     ttl = _ttl(model)
     if ttl:
-        cache.item_cache.put(table, pk, raw, ttl)
+        cache.item_cache.put(table, pk, raw, ttl, since=since, replace=replace)
 
 
 def forget(model: Any, pk: str, *, deleted: bool = False) -> None:

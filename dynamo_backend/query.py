@@ -299,9 +299,10 @@ class DynamoQuerySet:
                 yield from hit
                 return
         collected: list[dict] = []
+        mark = cache.item_cache.mark()
         for response in self._pages(plan, limit=plan.limit):
             for item in response.get("Items", ()):
-                loading.remember(self.model, item)
+                loading.remember(self.model, item, since=mark, replace=plan.index is None)
                 collected.append(item)
                 yield item
         if use_cache:
@@ -462,9 +463,11 @@ class DynamoQuerySet:
         items = self._fetch_all()
         return items[-1] if items else None
 
-    def get(self, *args: Q, **kwargs: Any) -> Any:
+    def get(self, *args: Q, consistent_read: bool = False, **kwargs: Any) -> Any:
         """Return the one matching item; raise DoesNotExist or MultipleObjectsReturned."""
         qs = self.filter(*args, **kwargs) if (args or kwargs) else self._clone()
+        if consistent_read:
+            qs._consistent = True
         plan = qs._plan()
         objs = list(itertools.islice(qs._stream(plan), qs._low, min(qs._low + 2, qs._high or qs._low + 2)))
         if not objs:
@@ -476,8 +479,11 @@ class DynamoQuerySet:
             attach_related(self.model, objs, qs._prefetch)
         return qs._transform(objs)[0]
 
-    def in_bulk(self, id_list: list | None = None, *, field_name: str = "pk") -> dict:
+    def in_bulk(self, id_list: list | None = None, *, field_name: str = "pk",
+                consistent_read: bool = False) -> dict:
         """Return {pk: instance} for the given pks, in their order (BatchGetItem, 100 a call)."""
+        if consistent_read:
+            return self.consistent().in_bulk(id_list, field_name=field_name)
         if field_name != "pk":
             field = self.model._meta.fields.get(field_name)
             if field is None or not field.unique:
@@ -513,6 +519,7 @@ class DynamoQuerySet:
             raws, next_key = hit
         else:
             raws, next_key = [], start_key
+            mark = cache.item_cache.mark()
             while True:
                 # Limit counts evaluated items: ask only for what is still missing.
                 response = next(self._pages(plan, start_key=next_key, limit=limit - len(raws)))
@@ -521,7 +528,7 @@ class DynamoQuerySet:
                 if len(raws) >= limit or not next_key:
                     break
             for raw in raws:
-                loading.remember(self.model, raw)
+                loading.remember(self.model, raw, since=mark, replace=plan.index is None)
             if use_cache:
                 cache.query_cache.put(plan.table, key, (tuple(raws), next_key), get_setting("QUERY_CACHE_TTL"),
                                       generation=generation)

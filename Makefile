@@ -1,0 +1,76 @@
+# DDBDjango: the two commands for a fresh machine are `make run` and `make test`.
+# Everything else is built on demand (the venv, node_modules) and rebuilt when
+# pyproject.toml / package.json change.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+VENV_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+# Extra arguments for pytest: make test PYTEST_ARGS="-k cache -x"
+PYTEST_ARGS ?=
+# Extra arguments for seed_blog: make seed SEED_ARGS="--authors 20 --posts 200"
+SEED_ARGS ?=
+# Where scripts/devstack.py leaves the embedded emulator's URL for `make seed`.
+DEVSTACK_STATE_DIR ?= .run
+
+.PHONY: help venv node_modules run test seed load bench clean distclean
+
+help:  ## Show the targets
+	@grep -hE '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+venv: $(VENV_STAMP)  ## Create .venv and install the project with its dev extra
+
+$(VENV_STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed, $(PYTHON) is " + sys.version.split()[0] + "; try: make PYTHON=python3.11 ...")'
+	@if [ ! -x $(BIN)/python ]; then \
+		echo "Creating $(VENV) with $(PYTHON)"; \
+		$(PYTHON) -m venv $(VENV) || { echo "python venv failed; on Debian/Ubuntu: apt-get install python3-venv"; exit 1; }; \
+	fi
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+node_modules: $(NODE_STAMP)  ## Install dynalite (a second DynamoDB emulator for the tests)
+
+$(NODE_STAMP): package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --no-audit --no-fund && touch $@; \
+	else \
+		echo "WARNING: npm not found; the dynalite tests will be skipped (and fail under CI=true)."; \
+		echo "         Install Node.js >= 20 to run them."; \
+	fi
+
+run: venv  ## Serve the API at http://127.0.0.1:8000 with an embedded emulator (Ctrl-C stops)
+	$(BIN)/python scripts/devstack.py
+
+test: venv node_modules  ## Run the whole test suite
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+seed: venv  ## Fill the running stack (`make run`) with demo data
+	@endpoint="$${AWS_ENDPOINT_URL_DYNAMODB:-$$(cat $(DEVSTACK_STATE_DIR)/dynamodb-endpoint 2>/dev/null || true)}"; \
+	if [ -z "$$endpoint" ]; then \
+		echo "No DynamoDB endpoint: start 'make run' in another terminal, or set AWS_ENDPOINT_URL_DYNAMODB."; \
+		echo "(For real AWS run: .venv/bin/python manage.py seed_blog)"; \
+		exit 1; \
+	fi; \
+	AWS_ENDPOINT_URL_DYNAMODB="$$endpoint" DJANGO_DEBUG="$${DJANGO_DEBUG:-1}" \
+		$(BIN)/python manage.py seed_blog $(SEED_ARGS)
+
+load: venv  ## Locust, headless, against `make run` (HOST, USERS, DURATION)
+	$(BIN)/python loadtests/run_load.py
+
+bench: venv  ## Side-by-side benchmarks; writes reports/bench.md
+	$(BIN)/python -m bench
+
+clean:  ## Remove reports, caches and build output
+	rm -rf reports .pytest_cache build dist .run ./*.egg-info
+	find . -path ./$(VENV) -prune -o -path ./node_modules -prune -o -name __pycache__ -type d -print0 \
+		| xargs -0 rm -rf
+
+distclean: clean  ## Also remove .venv and node_modules
+	rm -rf $(VENV) node_modules

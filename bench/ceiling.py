@@ -1,0 +1,73 @@
+"""The emulator's ceiling: how many GetItem calls a boto3 loop gets out of the moto server.
+
+Measured with 1 thread (one client in a loop) and with as many threads as the
+stack's gunicorn has in total (workers x threads), each thread with its own
+client, against an item that exists. Nothing else runs meanwhile.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+
+def _client(endpoint: str) -> Any:
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"max_attempts": 1, "mode": "standard"}, max_pool_connections=4),
+    )
+
+
+def pick_item(endpoint: str, hint: str = "author") -> tuple[str, dict]:
+    """A (table, key) that exists: the first item of a table whose name contains ``hint``."""
+    client = _client(endpoint)
+    tables = client.list_tables()["TableNames"]
+    candidates = [t for t in tables if hint in t and "__" not in t] or [t for t in tables if "__" not in t] or tables
+    for table in candidates:
+        items = client.scan(TableName=table, Limit=1).get("Items", [])
+        if items:
+            return table, {"pk": items[0]["pk"]}
+    raise RuntimeError(f"no item to read in {tables}")
+
+
+def getitem_rate(endpoint: str, table: str, key: dict, *, seconds: float = 5.0, threads: int = 1) -> dict[str, float]:
+    """GetItem calls per second over ``seconds`` with ``threads`` concurrent loops."""
+    clients = [_client(endpoint) for _ in range(threads)]
+    for client in clients:  # warm connections and botocore's lazy loading
+        for _ in range(5):
+            client.get_item(TableName=table, Key=key)
+    counts = [0] * threads
+    errors = [0] * threads
+    start_gate = threading.Barrier(threads + 1)
+    deadline = [0.0]
+
+    def loop(i: int) -> None:
+        client = clients[i]
+        start_gate.wait()
+        while time.perf_counter() < deadline[0]:
+            try:
+                if "Item" in client.get_item(TableName=table, Key=key):
+                    counts[i] += 1
+                else:
+                    errors[i] += 1
+            except Exception:  # noqa: BLE001 - counted, never hidden
+                errors[i] += 1
+
+    workers = [threading.Thread(target=loop, args=(i,), daemon=True) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    began = time.perf_counter()
+    deadline[0] = began + seconds
+    start_gate.wait()
+    for worker in workers:
+        worker.join()
+    elapsed = time.perf_counter() - began
+    return {"threads": threads, "calls": sum(counts), "errors": sum(errors), "seconds": elapsed, "rate": sum(counts) / elapsed}

@@ -1,0 +1,172 @@
+"""Django settings for DDBDjango, read from environment variables.
+
+Development gets safe defaults; production secrets have none: with
+``DJANGO_DEBUG`` off, ``DJANGO_SECRET_KEY`` must be set.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    """Read a boolean environment variable ("1/true/yes/on" are true)."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use 1/0, true/false, yes/no, on/off)")
+
+
+def env_int(name: str, default: int) -> int:
+    """Read an integer environment variable, failing loudly on garbage."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not an integer") from None
+
+
+def env_seconds(name: str, default: int | float) -> int | float:
+    """Read a duration in seconds; whole numbers stay ints ("60" -> 60, "0.5" -> 0.5)."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a number of seconds") from None
+    if value != value or value in (float("inf"), float("-inf")) or value < 0:
+        raise ImproperlyConfigured(f"{name}={raw!r} must be a finite number >= 0")
+    return int(value) if value.is_integer() else value
+
+
+def env_list(name: str, default: str) -> list[str]:
+    """Read a comma-separated environment variable."""
+    raw = os.environ.get(name, default)
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+# --- core -------------------------------------------------------------------
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+
+_DEV_SECRET_KEY = "django-insecure-dev-only-do-not-use-in-production"
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off "
+            "(set DJANGO_DEBUG=1 for local development)."
+        )
+    SECRET_KEY = _DEV_SECRET_KEY
+
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+if "testserver" not in ALLOWED_HOSTS:
+    ALLOWED_HOSTS.append("testserver")  # Django's test client
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+# No relational database: all data lives in DynamoDB via dynamo_backend.
+DATABASES: dict = {}
+
+INSTALLED_APPS = [
+    "dynamo_backend",
+    "services.blog",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "dynamo_backend.middleware.DynamoRequestMiddleware",
+    "services.blog.middleware.ApiErrorMiddleware",
+]
+
+# A JSON API renders no HTML; kept so Django's defaults have something to read.
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": False,
+        "OPTIONS": {},
+    }
+]
+
+APPEND_SLASH = True
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024  # 1 MiB; larger bodies are a 413
+
+LANGUAGE_CODE = "en-us"
+USE_I18N = False
+USE_TZ = True
+TIME_ZONE = "UTC"
+
+# Behind a TLS-terminating proxy, opt in with DJANGO_SECURE_PROXY_SSL_HEADER=1.
+if env_bool("DJANGO_SECURE_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- DynamoDB ---------------------------------------------------------------
+
+_endpoint = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL") or None
+
+DYNAMO_BACKEND: dict = {
+    "ENDPOINT_URL": _endpoint,
+    "REGION": os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+    "TABLE_PREFIX": os.environ.get("DYNAMO_TABLE_PREFIX", ""),
+    "CREATE_TABLES_ON_STARTUP": env_bool("DYNAMO_CREATE_TABLES_ON_STARTUP", False),
+    "CACHE_TTL": env_seconds("DYNAMO_CACHE_TTL", 60),
+    "CACHE_MAXSIZE": env_int("DYNAMO_CACHE_MAXSIZE", 10000),
+    "QUERY_CACHE_TTL": env_seconds("DYNAMO_QUERY_CACHE_TTL", 5),
+    "CONNECT_TIMEOUT": env_seconds("DYNAMO_CONNECT_TIMEOUT", 2),
+    "READ_TIMEOUT": env_seconds("DYNAMO_READ_TIMEOUT", 5),
+}
+
+# Credentials: only when given; otherwise boto3's own chain applies. A local
+# emulator accepts anything, so an endpoint without credentials gets dummies.
+_key_id = os.environ.get("AWS_ACCESS_KEY_ID")
+_secret = os.environ.get("AWS_SECRET_ACCESS_KEY")
+if _key_id and _secret:
+    DYNAMO_BACKEND["AWS_ACCESS_KEY_ID"] = _key_id
+    DYNAMO_BACKEND["AWS_SECRET_ACCESS_KEY"] = _secret
+    if os.environ.get("AWS_SESSION_TOKEN"):
+        DYNAMO_BACKEND["AWS_SESSION_TOKEN"] = os.environ["AWS_SESSION_TOKEN"]
+elif _endpoint:
+    DYNAMO_BACKEND["AWS_ACCESS_KEY_ID"] = "test"
+    DYNAMO_BACKEND["AWS_SECRET_ACCESS_KEY"] = "test"
+
+# --- logging ----------------------------------------------------------------
+
+LOG_LEVEL = os.environ.get("DJANGO_LOG_LEVEL", "INFO").upper()
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "stdout": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "plain"},
+    },
+    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
+    "loggers": {
+        "django": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
+        # 4xx are answered as JSON on purpose; don't log each as a warning.
+        "django.request": {"handlers": ["stdout"], "level": "ERROR", "propagate": False},
+        "dynamo_backend": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
+        "botocore": {"handlers": ["stdout"], "level": "WARNING", "propagate": False},
+    },
+}

@@ -1,0 +1,11 @@
+"""Root URL configuration: the blog API owns every route."""
+
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("services.blog.urls")),
+]
+
+# JSON error bodies instead of Django's HTML pages.
+handler404 = "services.blog.errors.not_found"
+handler500 = "services.blog.errors.server_error"

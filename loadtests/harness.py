@@ -1,0 +1,411 @@
+"""Start and stop the pieces a load run needs, run locust headless, read its CSV.
+
+Used by loadtests/run_load.py (`make load`), bench/ (`make bench`) and the
+locust smoke test. No locust import here: locust always runs as a separate
+process, so its gevent monkey-patching never reaches the caller.
+
+Every process is started in its own session (process group) and stopped
+through that group only, so nothing outside what we started is touched.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Mapping, Optional, Sequence
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+DEVSTACK = ROOT / "scripts" / "devstack.py"
+GUNICORN_CONF = ROOT / "config" / "gunicorn.conf.py"
+
+# A key for the stacks the tools start themselves (never a production secret).
+LOCAL_SECRET_KEY = "loadtests-local-only-not-a-secret"
+
+
+class HarnessError(RuntimeError):
+    """A process did not start, did not become ready, or a tool failed."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that was free a moment ago (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def _tail(path: Optional[Path], lines: int = 30) -> str:
+    if not path or not path.exists():
+        return ""
+    text = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    return "\n".join(text[-lines:])
+
+
+def base_env(**overrides: Optional[str]) -> dict[str, str]:
+    """Our environment for a child process, minus HOST (a URL for `make load`), plus ``overrides``.
+
+    An override of None removes the variable.
+    """
+    env = dict(os.environ)
+    env.pop("HOST", None)  # gunicorn.conf.py reads HOST as the bind address
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    for key, value in overrides.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = str(value)
+    return env
+
+
+# Settings for a production-like stack (DEBUG off needs a key; this one is for local runs only).
+PRODUCTION_ENV = {"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": LOCAL_SECRET_KEY}
+
+
+class ManagedProcess:
+    """A child process in its own process group, logging to a file; a context manager."""
+
+    ready_timeout = 90.0
+
+    def __init__(self, argv: Sequence[str], *, env: Mapping[str, str], log_path: Path, cwd: Path = ROOT) -> None:
+        self.argv = list(argv)
+        self.env = dict(env)
+        self.log_path = Path(log_path)
+        self.cwd = cwd
+        self.proc: Optional[subprocess.Popen] = None
+        self._log: Optional[IO[bytes]] = None
+
+    def start(self) -> "ManagedProcess":
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            self.argv, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
+            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def wait_ready(self) -> None:  # overridden
+        return None
+
+    def check_alive(self) -> None:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise HarnessError(
+                f"{self.argv[:3]} exited with {self.proc.returncode}; log {self.log_path}:\n{_tail(self.log_path)}"
+            )
+
+    def _group_alive(self, pgid: int) -> bool:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def stop(self, first_signal: int = signal.SIGINT, timeout: float = 20.0) -> None:
+        """Ask politely (``first_signal`` to the leader), then SIGTERM, then SIGKILL the group."""
+        proc, self.proc = self.proc, None
+        if proc is not None:
+            pgid = proc.pid  # start_new_session: the leader's pid is the group id
+            if proc.poll() is None:
+                try:
+                    proc.send_signal(first_signal)
+                    proc.wait(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    pass
+            for sig, grace in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+                if proc.poll() is None or self._group_alive(pgid):
+                    try:
+                        os.killpg(pgid, sig)
+                    except ProcessLookupError:
+                        break
+                    deadline = time.monotonic() + grace
+                    while time.monotonic() < deadline and (proc.poll() is None or self._group_alive(pgid)):
+                        time.sleep(0.1)
+                else:
+                    break
+            if proc.poll() is None:
+                proc.wait(timeout=5)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> "ManagedProcess":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes, dict[str, str]]:
+    """GET without requests (usable before the venv's extras matter); never raises on HTTP status."""
+    req = urllib.request.Request(url, headers={"Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, resp.read(), dict(resp.headers)
+    except urllib.error.HTTPError as err:
+        return err.code, err.read(), dict(err.headers or {})
+
+
+def wait_http_ok(url: str, process: ManagedProcess, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        process.check_alive()
+        try:
+            status, body, _ = http_get(url, timeout=3)
+            if status == 200:
+                return
+            last = f"HTTP {status}: {body[:200]!r}"
+        except (OSError, urllib.error.URLError) as exc:
+            last = str(exc)
+        time.sleep(0.25)
+    raise HarnessError(f"{url} not ready after {timeout:.0f}s ({last}); log {process.log_path}:\n{_tail(process.log_path)}")
+
+
+class MotoServer(ManagedProcess):
+    """A moto server (the DynamoDB emulator `make run` uses) on a free port."""
+
+    def __init__(self, *, log_path: Path, port: Optional[int] = None) -> None:
+        self.port = port or free_port()
+        env = base_env()
+        env.pop("MOTO_PORT", None)
+        super().__init__([PYTHON, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)], env=env, log_path=log_path)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self) -> None:
+        wait_http_ok(f"{self.endpoint}/moto-api/", self, self.ready_timeout)
+
+
+class DevStack(ManagedProcess):
+    """`make run`'s stack (scripts/devstack.py) on a free port; ready when /healthz is 200.
+
+    With ``dynamodb_endpoint`` it uses that emulator instead of starting its own.
+    Its state directory (where it notes its emulator's URL) is private to this
+    run, so a developer's own `make run` is never disturbed.
+    """
+
+    def __init__(
+        self, *, log_path: Path, port: Optional[int] = None, dynamodb_endpoint: Optional[str] = None,
+        env: Optional[Mapping[str, Optional[str]]] = None,
+    ) -> None:
+        if not DEVSTACK.exists():
+            raise HarnessError(f"{DEVSTACK} is missing: the stack cannot be started")
+        self.port = port or free_port()
+        log_path = Path(log_path)
+        state_dir = log_path.parent / f"{log_path.stem}.state"
+        overrides: dict[str, Optional[str]] = {"PORT": str(self.port), "DEVSTACK_STATE_DIR": str(state_dir)}
+        if dynamodb_endpoint:
+            overrides["AWS_ENDPOINT_URL_DYNAMODB"] = dynamodb_endpoint
+        overrides.update(env or {})
+        super().__init__([PYTHON, str(DEVSTACK)], env=base_env(**overrides), log_path=log_path)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self) -> None:
+        wait_http_ok(f"{self.url}/healthz", self, self.ready_timeout)
+
+
+class Gunicorn(ManagedProcess):
+    """gunicorn with config/gunicorn.conf.py serving ``app`` (e.g. the bare benchmark app)."""
+
+    def __init__(self, app: str, *, log_path: Path, health_path: str, port: Optional[int] = None,
+                 env: Optional[Mapping[str, Optional[str]]] = None) -> None:
+        self.port = port or free_port()
+        self.health_path = health_path
+        overrides: dict[str, Optional[str]] = {"PORT": str(self.port), "HOST": "127.0.0.1"}
+        overrides.update(env or {})
+        environ = base_env()
+        for key, value in overrides.items():
+            if value is None:
+                environ.pop(key, None)
+            else:
+                environ[key] = value
+        super().__init__([PYTHON, "-m", "gunicorn", "-c", str(GUNICORN_CONF), app], env=environ, log_path=log_path)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self) -> None:
+        wait_http_ok(f"{self.url}{self.health_path}", self, self.ready_timeout)
+
+    def stop(self, first_signal: int = signal.SIGTERM, timeout: float = 20.0) -> None:
+        super().stop(first_signal, timeout)
+
+
+def manage(args: Sequence[str], *, env: Mapping[str, str], timeout: float = 600.0) -> subprocess.CompletedProcess:
+    """Run ``manage.py <args>`` (e.g. seed_blog) and fail loudly with its output."""
+    result = subprocess.run(
+        [PYTHON, str(ROOT / "manage.py"), *args], cwd=ROOT, env=dict(env),
+        capture_output=True, text=True, timeout=timeout,
+    )
+    if result.returncode != 0:
+        raise HarnessError(f"manage.py {' '.join(args)} failed ({result.returncode}):\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+# --- locust --------------------------------------------------------------------
+
+
+@dataclass
+class LocustRun:
+    """One headless locust run: exit code, the stats CSV rows and what it printed."""
+
+    returncode: int
+    csv_prefix: Path
+    log_path: Path
+    rows: dict[str, dict[str, str]] = field(default_factory=dict)
+    failures: list[dict[str, str]] = field(default_factory=list)
+    exceptions: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def aggregated(self) -> dict[str, str]:
+        return self.rows.get("Aggregated", {})
+
+    def number(self, column: str, name: str = "Aggregated") -> float:
+        value = self.rows.get(name, {}).get(column, "")
+        try:
+            return float(value)
+        except ValueError:
+            return float("nan")
+
+    @property
+    def requests(self) -> int:
+        value = self.number("Request Count")
+        return 0 if value != value else int(value)
+
+    @property
+    def failure_count(self) -> int:
+        value = self.number("Failure Count")
+        return 0 if value != value else int(value)
+
+    @property
+    def rps(self) -> float:
+        return self.number("Requests/s")
+
+    def percentile(self, pct: str, name: str = "Aggregated") -> float:
+        return self.number(pct, name)
+
+    @property
+    def cpu_warning(self) -> bool:
+        """Locust said its own CPU was above 90%: the load generator may have been the limit."""
+        return "CPU usage above" in self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path.exists() else False
+
+    def summary(self) -> dict[str, float]:
+        return {
+            "requests": self.requests,
+            "failures": self.failure_count,
+            "rps": self.rps,
+            "p50": self.percentile("50%"),
+            "p95": self.percentile("95%"),
+            "p99": self.percentile("99%"),
+            "avg": self.number("Average Response Time"),
+            "cpu_warning": self.cpu_warning,
+        }
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        return []
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def read_locust_csv(prefix: Path) -> tuple[dict[str, dict[str, str]], list[dict[str, str]], list[dict[str, str]]]:
+    rows: dict[str, dict[str, str]] = {}
+    for row in _read_csv(Path(f"{prefix}_stats.csv")):
+        key = row["Name"] if row.get("Name") == "Aggregated" else f"{row.get('Type', '')} {row['Name']}".strip()
+        rows[key] = row
+    return rows, _read_csv(Path(f"{prefix}_failures.csv")), _read_csv(Path(f"{prefix}_exceptions.csv"))
+
+
+def run_locust(
+    locustfile: str | Path,
+    host: str,
+    *,
+    users: int,
+    spawn_rate: float,
+    run_time: str,
+    csv_prefix: Path,
+    html: Optional[Path] = None,
+    env: Optional[Mapping[str, Optional[str]]] = None,
+    extra_args: Sequence[str] = (),
+    config: Optional[Path] = None,
+    stream: bool = False,
+    timeout: Optional[float] = None,
+) -> LocustRun:
+    """Run locust headless and return its parsed CSV. ``stream`` echoes its output to ours."""
+    csv_prefix = Path(csv_prefix)
+    csv_prefix.parent.mkdir(parents=True, exist_ok=True)
+    log_path = Path(f"{csv_prefix}.log")
+    argv = [PYTHON, "-m", "locust"]
+    if config is not None:
+        argv += ["--config", str(config)]
+    argv += [
+        "-f", str(locustfile), "--headless", "--host", host,
+        "-u", str(users), "-r", str(spawn_rate), "-t", run_time,
+        "--csv", str(csv_prefix), "--only-summary", "--stop-timeout", "5",
+    ]
+    if html is not None:
+        argv += ["--html", str(html)]
+    argv += list(extra_args)
+    environ = dict(os.environ)
+    environ.pop("HOST", None)
+    for key, value in (env or {}).items():
+        if value is None:
+            environ.pop(key, None)
+        else:
+            environ[key] = str(value)
+    with open(log_path, "w", encoding="utf-8") as log:
+        if stream:
+            proc = subprocess.Popen(argv, cwd=ROOT, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    text=True, start_new_session=True)
+            try:
+                assert proc.stdout is not None
+                for line in proc.stdout:
+                    sys.stdout.write(line)
+                    log.write(line)
+                returncode = proc.wait(timeout=timeout)
+            except BaseException:
+                _stop_group(proc)
+                raise
+        else:
+            proc = subprocess.Popen(argv, cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+            try:
+                returncode = proc.wait(timeout=timeout)
+            except BaseException:
+                _stop_group(proc)
+                raise
+    rows, failures, exceptions = read_locust_csv(csv_prefix)
+    return LocustRun(returncode, csv_prefix, log_path, rows, failures, exceptions)
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+        if proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, sig)
+            proc.wait(timeout=10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            continue

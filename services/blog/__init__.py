@@ -1,0 +1,1 @@
+"""The blog service: authors, posts and comments over a JSON REST API."""

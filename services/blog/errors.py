@@ -1,0 +1,92 @@
+"""The API's one error shape, and the exceptions views raise to produce it.
+
+Every error body is::
+
+    {"error": {"code": "validation_error", "message": "...", "fields": {"email": ["..."]}}}
+
+``fields`` appears only when the error is about named input fields. Views
+raise :class:`ApiError` subclasses (or let library exceptions propagate);
+:mod:`services.blog.middleware` turns every exception into a response.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from django.http import JsonResponse
+
+RETRY_AFTER_SECONDS = "1"
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    *,
+    fields: Mapping[str, Sequence[str]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JsonResponse:
+    """Build a JSON error response in the API's single error shape."""
+    error: dict = {"code": code, "message": message}
+    if fields:
+        error["fields"] = {name: [str(m) for m in msgs] for name, msgs in fields.items()}
+    response = JsonResponse({"error": error}, status=status)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+class ApiError(Exception):
+    """An error the client should see as-is: status, code, message, fields."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        fields: Mapping[str, Sequence[str]] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = dict(fields) if fields else None
+        self.headers = dict(headers) if headers else None
+
+    def to_response(self) -> JsonResponse:
+        return error_response(
+            self.status, self.code, self.message, fields=self.fields, headers=self.headers
+        )
+
+
+class BadRequest(ApiError):
+    status, code = 400, "bad_request"
+
+
+class InvalidJson(ApiError):
+    status, code = 400, "invalid_json"
+
+
+class InvalidInput(ApiError):
+    """Input fields failed validation; ``fields`` says which and why."""
+
+    status, code = 400, "validation_error"
+
+
+class NotFound(ApiError):
+    status, code = 404, "not_found"
+
+
+class Conflict(ApiError):
+    status, code = 409, "conflict"
+
+
+def not_found(request, exception=None) -> JsonResponse:
+    """handler404: unknown routes and unhandled Http404 as JSON."""
+    return error_response(404, "not_found", f"No resource at {request.path}.")
+
+
+def server_error(request) -> JsonResponse:
+    """handler500: a JSON 500 with no internals in it."""
+    return error_response(500, "internal_error", "Internal server error.")

@@ -1,0 +1,31 @@
+"""Routes of the blog API. A catch-all last keeps every 404 JSON."""
+
+from django.urls import path, re_path, register_converter
+
+from . import views
+
+
+class UUIDStringConverter:
+    """A UUID in any letter case, handed to the view as a canonical string."""
+
+    regex = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+
+    def to_python(self, value: str) -> str:
+        return value.lower()
+
+    def to_url(self, value) -> str:
+        return str(value)
+
+
+register_converter(UUIDStringConverter, "pk")
+
+urlpatterns = [
+    path("healthz", views.HealthView.as_view(), name="healthz"),
+    path("api/authors/", views.AuthorListView.as_view(), name="author-list"),
+    path("api/authors/<pk:pk>/", views.AuthorDetailView.as_view(), name="author-detail"),
+    path("api/posts/", views.PostListView.as_view(), name="post-list"),
+    path("api/posts/<pk:pk>/", views.PostDetailView.as_view(), name="post-detail"),
+    path("api/posts/<pk:pk>/comments/", views.PostCommentsView.as_view(), name="post-comments"),
+    path("api/comments/<pk:pk>/", views.CommentDetailView.as_view(), name="comment-detail"),
+    re_path(r"^(?P<path>.*)$", views.route_not_found, name="not-found"),
+]

@@ -1,0 +1,255 @@
+"""REST views for authors, posts and comments.
+
+Views validate input, call the model layer and shape JSON. They catch no
+DynamoDB errors: :class:`~services.blog.middleware.ApiErrorMiddleware` maps
+every exception to the API's error shape. Reads fan out through the
+library's batched loading (``prefetch("author")`` / ``in_bulk``) so a page
+costs a small constant number of DynamoDB calls, not one per row.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpResponse, HttpResponsePermanentRedirect, JsonResponse
+from django.urls import Resolver404, resolve
+from django.views import View
+
+from dynamo_backend import F
+from dynamo_backend import exceptions as ddb
+from dynamo_backend.table import describe_table
+
+from .errors import RETRY_AFTER_SECONDS, Conflict, InvalidInput, NotFound, error_response
+from .models import POST_FEED, Author, Comment, Post
+from .pagination import paginate
+from .serializers import author_to_dict, comment_to_dict, post_to_dict, related_author
+from .validation import AUTHOR_SCHEMA, COMMENT_SCHEMA, POST_SCHEMA, parse_json_object, parse_uuid
+
+# The post page shows this many comments; the rest are one cursor away
+# on /api/posts/<pk>/comments/.
+DETAIL_COMMENTS_LIMIT = 100
+
+
+class ApiView(View):
+    """A class-based view whose 405 is JSON with an ``Allow`` header."""
+
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        allowed = ", ".join(self._allowed_methods())
+        return error_response(
+            405,
+            "method_not_allowed",
+            f"Method {request.method} is not allowed here; allowed: {allowed}.",
+            headers={"Allow": allowed},
+        )
+
+
+def _no_content() -> HttpResponse:
+    return HttpResponse(status=204)
+
+
+def _created(payload: dict, location: str) -> JsonResponse:
+    response = JsonResponse(payload, status=201)
+    response["Location"] = location
+    return response
+
+
+def _require_author(author_pk: str) -> Author:
+    """Return the author a write refers to, or a 400 naming author_pk."""
+    author = Author.objects.filter(pk=author_pk).first()
+    if author is None:
+        raise InvalidInput("Invalid input.", fields={"author_pk": [f"Author {author_pk} does not exist."]})
+    return author
+
+
+def _get_or_404(model, pk: str):
+    obj = model.objects.filter(pk=pk).first()
+    if obj is None:
+        raise NotFound(f"{model.__name__} {pk} does not exist.")
+    return obj
+
+
+# --- authors ------------------------------------------------------------------
+
+
+class AuthorListView(ApiView):
+    def get(self, request):
+        authors, next_cursor = paginate(request, Author.objects.all(), "authors")
+        return JsonResponse({"results": [author_to_dict(a) for a in authors], "next_cursor": next_cursor})
+
+    def post(self, request):
+        data = AUTHOR_SCHEMA.validate(parse_json_object(request), partial=False)
+        author = Author.objects.create(**data)
+        return _created(author_to_dict(author), f"/api/authors/{author.pk}/")
+
+
+class AuthorDetailView(ApiView):
+    def get(self, request, pk):
+        author = _get_or_404(Author, pk)
+        return JsonResponse(author_to_dict(author))
+
+    def put(self, request, pk):
+        data = AUTHOR_SCHEMA.validate(parse_json_object(request), partial=True)
+        author = _get_or_404(Author, pk)
+        if data:
+            for name, value in data.items():
+                setattr(author, name, value)
+            author.save(update_fields=list(data))
+        return JsonResponse(author_to_dict(author))
+
+    patch = put
+
+    def delete(self, request, pk):
+        author = _get_or_404(Author, pk)
+        blockers = []
+        if Post.objects.filter(author_pk=pk).exists():
+            blockers.append("posts")
+        if Comment.objects.filter(author_pk=pk).exists():
+            blockers.append("comments")
+        if blockers:
+            raise Conflict(
+                f"Author {pk} still has {' and '.join(blockers)}; delete them first."
+            )
+        author.delete()
+        return _no_content()
+
+
+# --- posts --------------------------------------------------------------------
+
+
+class PostListView(ApiView):
+    def get(self, request):
+        author_pk = request.GET.get("author_pk")
+        if author_pk is not None:
+            try:
+                author_pk = parse_uuid(author_pk)
+            except ValueError as exc:
+                raise InvalidInput("Invalid author_pk.", fields={"author_pk": [str(exc)]}) from None
+            queryset, scope = Post.objects.filter(author_pk=author_pk), f"posts:author:{author_pk}"
+        else:
+            queryset, scope = Post.objects.filter(feed=POST_FEED), "posts"
+        queryset = queryset.order_by("-created_at").prefetch("author")
+        posts, next_cursor = paginate(request, queryset, scope)
+        return JsonResponse(
+            {"results": [post_to_dict(p, related_author(p)) for p in posts], "next_cursor": next_cursor}
+        )
+
+    def post(self, request):
+        data = POST_SCHEMA.validate(parse_json_object(request), partial=False)
+        author = _require_author(data["author_pk"])
+        post = Post.objects.create(**data)
+        return _created(post_to_dict(post, author), f"/api/posts/{post.pk}/")
+
+
+class PostDetailView(ApiView):
+    def get(self, request, pk):
+        # Atomic server-side increment; the library keeps the new item, so
+        # the get() below is answered from the cache, not by a GetItem.
+        if not Post.objects.filter(pk=pk).update(view_count=F("view_count") + 1):
+            raise NotFound(f"Post {pk} does not exist.")
+        post = Post.objects.get(pk=pk)
+        page = (
+            Comment.objects.filter(post_pk=pk)
+            .order_by("created_at")
+            .paginate(DETAIL_COMMENTS_LIMIT)
+        )
+        comments = list(page.items)
+        # One batched load for the post's author and every commenter.
+        authors = Author.objects.in_bulk(list({post.author_pk, *(c.author_pk for c in comments)}))
+        payload = post_to_dict(post, authors.get(post.author_pk))
+        payload["comments"] = [comment_to_dict(c, authors.get(c.author_pk)) for c in comments]
+        payload["comments_truncated"] = page.next_key is not None
+        return JsonResponse(payload)
+
+    def put(self, request, pk):
+        data = POST_SCHEMA.validate(parse_json_object(request), partial=True)
+        post = _get_or_404(Post, pk)
+        author = _require_author(data["author_pk"]) if "author_pk" in data else None
+        if data:
+            for name, value in data.items():
+                setattr(post, name, value)
+            post.save(update_fields=[*data, "updated_at"])
+        return JsonResponse(post_to_dict(post, author or related_author(post)))
+
+    patch = put
+
+    def delete(self, request, pk):
+        # Comments first, the post last: if this stops half way the post is
+        # still there, and repeating the DELETE finishes the job. A post
+        # already gone with comments left over is cleaned up too.
+        comments_deleted, _ = Comment.objects.filter(post_pk=pk).delete()
+        post = Post.objects.filter(pk=pk).first()
+        if post is None:
+            if comments_deleted:
+                return _no_content()
+            raise NotFound(f"Post {pk} does not exist.")
+        post.delete()
+        return _no_content()
+
+
+# --- comments -----------------------------------------------------------------
+
+
+class PostCommentsView(ApiView):
+    def get(self, request, pk):
+        _get_or_404(Post, pk)
+        queryset = Comment.objects.filter(post_pk=pk).order_by("created_at").prefetch("author")
+        comments, next_cursor = paginate(request, queryset, f"comments:{pk}")
+        return JsonResponse(
+            {"results": [comment_to_dict(c, related_author(c)) for c in comments], "next_cursor": next_cursor}
+        )
+
+    def post(self, request, pk):
+        body = parse_json_object(request)
+        _get_or_404(Post, pk)
+        data = COMMENT_SCHEMA.validate(body, partial=False)
+        author = _require_author(data["author_pk"])
+        comment = Comment.objects.create(post_pk=pk, **data)
+        return _created(comment_to_dict(comment, author), f"/api/comments/{comment.pk}/")
+
+
+class CommentDetailView(ApiView):
+    def get(self, request, pk):
+        comment = _get_or_404(Comment, pk)
+        return JsonResponse(comment_to_dict(comment, related_author(comment)))
+
+    def delete(self, request, pk):
+        comment = _get_or_404(Comment, pk)
+        comment.delete()
+        return _no_content()
+
+
+# --- health and fallbacks -----------------------------------------------------
+
+
+class HealthView(ApiView):
+    def get(self, request):
+        try:
+            describe_table(Post)
+        except ddb.DynamoBackendError as exc:
+            response = error_response(
+                503,
+                "service_unavailable",
+                f"DynamoDB did not answer: {type(exc).__name__}.",
+                headers={"Retry-After": RETRY_AFTER_SECONDS},
+            )
+            return response
+        return JsonResponse({"status": "ok"})
+
+
+def route_not_found(request, path=""):
+    """Catch-all route: JSON 404 even with DEBUG on (Django's is HTML then).
+
+    A GET for a known route without its trailing slash is redirected, like
+    APPEND_SLASH would; other methods get a 404 that names the right URL
+    (a redirect would drop their body).
+    """
+    if not request.path.endswith("/"):
+        try:
+            match = resolve(request.path_info + "/")
+        except Resolver404:
+            match = None
+        if match is not None and match.func is not route_not_found:
+            target = request.path + "/"
+            if request.method in ("GET", "HEAD"):
+                query = request.META.get("QUERY_STRING", "")
+                return HttpResponsePermanentRedirect(target + ("?" + query if query else ""))
+            return error_response(404, "not_found", f"No resource at {request.path}; did you mean {target}?")
+    return error_response(404, "not_found", f"No resource at {request.path}.")

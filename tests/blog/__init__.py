@@ -1,0 +1,1 @@
+"""Blog service tests (Django test client against moto)."""

@@ -1,0 +1,36 @@
+"""Suite-wide setup: Django settings, fake AWS credentials, engine shutdown.
+
+Runs before any test module is imported, so nothing can reach real AWS: the
+credentials are dummies, config files and instance metadata are switched off,
+and endpoint variables from the developer's shell are dropped (each engine
+sets its own endpoint through ``DYNAMO_BACKEND``).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+os.environ["DJANGO_DEBUG"] = "1"
+os.environ["DJANGO_SECRET_KEY"] = "test-secret-key-not-for-production"
+
+for _name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE", "AWS_SESSION_TOKEN",
+              "AWS_SECURITY_TOKEN", "DYNAMO_CREATE_TABLES_ON_STARTUP", "DYNAMO_TABLE_PREFIX"):
+    os.environ.pop(_name, None)
+os.environ["AWS_ACCESS_KEY_ID"] = "testing"
+os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
+os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
+os.environ["AWS_REGION"] = "us-east-1"
+os.environ["AWS_CONFIG_FILE"] = os.devnull
+os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+
+import django  # noqa: E402
+
+django.setup()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    from tests import engines
+
+    engines.stop_all()

@@ -1,0 +1,115 @@
+"""Models the library suite runs against: the seed's Article/Post and a few more."""
+
+from __future__ import annotations
+
+from dynamo_backend import (
+    BooleanField,
+    CharField,
+    DateTimeField,
+    DecimalField,
+    DynamoModel,
+    FloatField,
+    Index,
+    IntegerField,
+    JSONField,
+    ListField,
+    UUIDField,
+    VersionField,
+)
+
+
+class Article(DynamoModel):
+    """The seed README's model definition, as written there."""
+
+    class Meta:
+        app_label = "libtests"
+        table_name = "articles"
+
+    title = CharField(max_length=200, nullable=False)
+    published = BooleanField(default=False)
+    view_count = IntegerField(default=0)
+    created_at = DateTimeField(auto_now_add=True)
+    updated_at = DateTimeField(auto_now=True)
+
+
+class Post(DynamoModel):
+    """The model the seed's QuerySet cheat sheet is written against."""
+
+    class Meta:
+        app_label = "libtests"
+
+    title = CharField(max_length=200, nullable=False)
+    slug = CharField(max_length=200, unique=True)
+    author_pk = CharField(index=True)
+    published = BooleanField(default=False)
+    tags = ListField()
+    view_count = IntegerField(default=0)
+    price = DecimalField()
+    rating = FloatField()
+    data = JSONField()
+    created_at = DateTimeField(auto_now_add=True)
+
+
+class Comment(DynamoModel):
+    """A GSI with a sort key: comments of a post, oldest first."""
+
+    class Meta:
+        app_label = "libtests"
+        indexes = [Index("post_pk", sort_key="created_at")]
+
+    post_pk = CharField()
+    body = CharField()
+    created_at = DateTimeField(auto_now_add=True)
+
+
+class Reserved(DynamoModel):
+    """Every field name here is a DynamoDB reserved word."""
+
+    class Meta:
+        app_label = "libtests"
+
+    name = CharField(index=True)
+    status = CharField()
+    comment = CharField()
+    data = JSONField()
+    date = DateTimeField()
+    count = IntegerField()
+
+
+class Versioned(DynamoModel):
+    """Optimistic locking."""
+
+    class Meta:
+        app_label = "libtests"
+
+    title = CharField()
+    version = VersionField()
+
+
+class Blob(DynamoModel):
+    """Large items, to push Query/Scan past the 1 MB page."""
+
+    class Meta:
+        app_label = "libtests"
+
+    group = CharField(index=True)
+    payload = CharField()
+
+
+class Typed(DynamoModel):
+    """One field of every type, for round trips."""
+
+    class Meta:
+        app_label = "libtests"
+
+    i = IntegerField()
+    f = FloatField()
+    d = DecimalField()
+    dt = DateTimeField()
+    j = JSONField()
+    items = ListField()
+    u = UUIDField(auto=False)
+    b = BooleanField()
+
+
+ALL_MODELS = [Article, Post, Comment, Reserved, Versioned, Blob, Typed]
