@@ -20,7 +20,7 @@ logs of every phase go to reports/bench/.
 
 Environment: BENCH_USERS (20), BENCH_DURATION (20 s per side, split over the
 rounds: read mix, cached author page, bare view), BENCH_ROUNDS (2),
-BENCH_ENDPOINT_DURATION (10 s), BENCH_WARMUP (5 s),
+BENCH_ENDPOINT_DURATION (8 s), BENCH_WARMUP (5 s),
 BENCH_MIX_USERS (50), BENCH_MIX_DURATION (60 s; 0 skips), BENCH_WORKERS (2),
 BENCH_THREADS (4), BENCH_SEED ("40,200,5": authors, posts, comments per post),
 BENCH_ITEMS (10000), BENCH_REPEAT (7), BENCH_QUICK=1 (short phases, for trying it out).
@@ -93,8 +93,8 @@ class BenchConfig:
         seed += [40, 200, 5][len(seed):]
         return cls(
             users=_int("BENCH_USERS", 20),
-            duration=_int("BENCH_DURATION", 5 if quick else 20),
-            endpoint_duration=_int("BENCH_ENDPOINT_DURATION", 3 if quick else 10),
+            duration=_int("BENCH_DURATION", 10 if quick else 20),
+            endpoint_duration=_int("BENCH_ENDPOINT_DURATION", 3 if quick else 8),
             warmup=_int("BENCH_WARMUP", 2 if quick else 5),
             mix_users=_int("BENCH_MIX_USERS", 50),
             mix_duration=_int("BENCH_MIX_DURATION", 10 if quick else 60),
@@ -154,10 +154,7 @@ class Bench:
     def phase(self, name: str, *, locustfile: str, host: str, seconds: int, users: Optional[int] = None,
               endpoint: Optional[str] = None, closed_loop: bool = True) -> dict[str, Any]:
         users = users or self.cfg.users
-        tally = WORK / f"{name}_tally.json"
-        tally.unlink(missing_ok=True)
-        env = {"LOADTEST_POOL_FILE": str(self.pool_file), "LOADTEST_TALLY_FILE": str(tally),
-               "LOADTEST_ENDPOINT": endpoint}
+        env = {"LOADTEST_POOL_FILE": str(self.pool_file), "LOADTEST_ENDPOINT": endpoint}
         if closed_loop:
             env["LOADTEST_WAIT"] = "0"
         extra = ["--reset-stats"] if closed_loop else []
@@ -166,14 +163,8 @@ class Bench:
         result = run.summary()
         result.update(name=name, users=users, seconds=seconds, returncode=run.returncode,
                       failures_detail=run.failures[:10], exceptions=len(run.exceptions),
-                      per_request={k: {"count": int(r["Request Count"]), "failures": int(r["Failure Count"]),
-                                       "rps": float(r["Requests/s"]), "p50": float(r["50%"] or "nan"),
-                                       "p95": float(r["95%"] or "nan"), "p99": float(r["99%"] or "nan")}
-                                   for k, r in run.rows.items() if k != "Aggregated"})
-        if tally.exists():
-            data = json.loads(tally.read_text())
-            result["tally"] = data.get("server_timing", {})
-            result["locust"] = data.get("locust", {})
+                      per_request={k: run.figures(k) for k in run.names()},
+                      tally=run.server_timing, locust=run.locust_stats)
         add_tally_ratios(result)
         log(f"  {name}: {result['rps']:.1f} req/s, p50/p95/p99 {result['p50']:.0f}/{result['p95']:.0f}/"
             f"{result['p99']:.0f} ms, {result['failures']} failures of {result['requests']}"
@@ -188,7 +179,7 @@ class Bench:
         stopping) that would otherwise favour whichever side ran second.
         """
         rounds = max(1, self.cfg.rounds)
-        per_phase = max(2, round(seconds / rounds))
+        per_phase = max(5, round(seconds / rounds))
         runs: dict[str, list[dict[str, Any]]] = {a[0]: [], b[0]: []}
         for i in range(rounds):
             for key, kwargs in (a, b) if i % 2 == 0 else (b, a):

@@ -9,42 +9,9 @@ histograms; percentiles are then computed the way locust computes them.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Iterable
+from typing import Any
 
-PERCENTILES = {"p50": 0.50, "p95": 0.95, "p99": 0.99}
-
-
-def percentile(histogram: dict[int, int], count: int, fraction: float) -> float:
-    """Locust's ``calculate_response_time_percentile`` over a ``{ms: count}`` histogram."""
-    if not count:
-        return float("nan")
-    wanted = int(count * fraction)
-    processed = 0
-    for rt in sorted(histogram, reverse=True):
-        processed += histogram[rt]
-        if count - processed <= wanted:
-            return float(rt)
-    return 0.0
-
-
-def _merge_entries(entries: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    hist: Counter = Counter()
-    requests = failures = 0
-    elapsed = total_rt = 0.0
-    for e in entries:
-        requests += e["num_requests"]
-        failures += e["num_failures"]
-        total_rt += e.get("total_response_time", 0.0)
-        if e.get("last_request_timestamp") and e.get("start_time"):
-            elapsed += max(0.0, e["last_request_timestamp"] - e["start_time"])
-        hist.update({int(float(k)): v for k, v in e["response_times"].items()})
-    out = {"requests": requests, "failures": failures, "elapsed_s": elapsed,
-           "rps": requests / elapsed if elapsed else float("nan"),
-           "avg": total_rt / requests if requests else float("nan")}
-    for name, fraction in PERCENTILES.items():
-        out[name] = percentile(hist, requests, fraction)
-    return out
-
+from loadtests.harness import merge_entries as _merge_entries
 
 def merge(phases: list[dict[str, Any]]) -> dict[str, Any]:
     """One result from phases of the same workload (their names are listed in ``rounds``)."""
@@ -73,14 +40,8 @@ def merge(phases: list[dict[str, Any]]) -> dict[str, Any]:
         "returncode": max(p.get("returncode", 0) for p in phases),
         "failures_detail": [f for p in phases for f in p.get("failures_detail", [])][:10],
         "exceptions": sum(p.get("exceptions", 0) for p in phases),
-        "per_request": {
-            key: {"count": m["requests"], "failures": m["failures"], "rps": m["rps"],
-                  "p50": m["p50"], "p95": m["p95"], "p99": m["p99"]}
-            for key, entries in locust_rows.items() if key != "Aggregated"
-            for m in [_merge_entries(entries)]
-        },
+        "per_request": {key: _merge_entries(entries) for key, entries in locust_rows.items() if key != "Aggregated"},
         "tally": {k: dict(v) for k, v in timing.items()},
-        "locust": {},
     }
     add_tally_ratios(out)
     return out

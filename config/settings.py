@@ -160,12 +160,15 @@ LOGGING = {
     },
     "handlers": {
         "stdout": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "plain"},
+        "null": {"class": "logging.NullHandler"},
     },
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
         # 4xx are answered as JSON on purpose; don't log each as a warning.
         "django.request": {"handlers": ["stdout"], "level": "ERROR", "propagate": False},
+        # A wrong Host header is a client's 400, not a traceback in our logs.
+        "django.security.DisallowedHost": {"handlers": ["null"], "propagate": False},
         "dynamo_backend": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
         "botocore": {"handlers": ["stdout"], "level": "WARNING", "propagate": False},
     },

@@ -691,8 +691,8 @@ class DynamoQuerySet:
                 ReturnValues="ALL_NEW", **builder.params(),
             )
         except ConditionalCheckFailed:
+            # Nothing was written: drop what we knew of the item, keep the table's queries.
             loading.forget(self.model, pk)
-            loading.table_written(self.model)
             return False
         item = response.get("Attributes")
         if item:

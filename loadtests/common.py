@@ -334,6 +334,14 @@ def _locust_stats(environment: Any) -> dict[str, Any]:
     return out
 
 
+def _locust_errors(environment: Any) -> list[dict[str, Any]]:
+    stats = getattr(getattr(environment, "runner", None), "stats", None)
+    if stats is None:
+        return []
+    return [{"Method": e.method, "Name": e.name, "Error": str(e.error), "Occurrences": e.occurrences}
+            for e in stats.errors.values()]
+
+
 def install_locust_hooks() -> None:
     """Reset the tally with locust's stats; at exit write both to ``LOADTEST_TALLY_FILE``.
 
@@ -353,7 +361,8 @@ def install_locust_hooks() -> None:
     @events.quitting.add_listener
     def _dump_tally(environment: Any, **_kw: Any) -> None:
         if SETTINGS.tally_file:
-            data = {"server_timing": TALLY.snapshot(), "locust": _locust_stats(environment)}
+            data = {"server_timing": TALLY.snapshot(), "locust": _locust_stats(environment),
+                    "errors": _locust_errors(environment)}
             with open(SETTINGS.tally_file, "w", encoding="utf-8") as fh:
                 json.dump(data, fh, indent=1, sort_keys=True)
 

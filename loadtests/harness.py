@@ -11,6 +11,7 @@ through that group only, so nothing outside what we started is touched.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import socket
@@ -21,7 +22,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Mapping, Optional, Sequence
+from collections import Counter
+from typing import IO, Iterable, Mapping, Optional, Sequence
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -265,10 +267,56 @@ def manage(args: Sequence[str], *, env: Mapping[str, str], timeout: float = 600.
 
 # --- locust --------------------------------------------------------------------
 
+PERCENTILES = {"p50": 0.50, "p95": 0.95, "p99": 0.99}
+
+
+def percentile(histogram: dict[int, int], count: int, fraction: float) -> float:
+    """Locust's ``calculate_response_time_percentile`` over a ``{ms: count}`` histogram."""
+    if not count:
+        return float("nan")
+    wanted = int(count * fraction)
+    processed = 0
+    for rt in sorted(histogram, reverse=True):
+        processed += histogram[rt]
+        if count - processed <= wanted:
+            return float(rt)
+    return 0.0
+
+
+def merge_entries(entries: Iterable[dict]) -> dict[str, float]:
+    """Requests, failures, req/s and percentiles of locust stats entries taken together.
+
+    Entries are what loadtests/common.py dumps when locust quits (counters, start
+    and last-request times, the response-time histogram). Elapsed times add up,
+    histograms are summed, so several runs merge exactly.
+    """
+    hist: Counter = Counter()
+    requests = failures = 0
+    elapsed = total_rt = 0.0
+    for e in entries:
+        requests += e["num_requests"]
+        failures += e["num_failures"]
+        total_rt += e.get("total_response_time", 0.0)
+        if e.get("last_request_timestamp") and e.get("start_time"):
+            elapsed += max(0.0, e["last_request_timestamp"] - e["start_time"])
+        hist.update({int(float(k)): v for k, v in e["response_times"].items()})
+    out = {"requests": requests, "failures": failures, "elapsed_s": elapsed,
+           "rps": requests / elapsed if elapsed else float("nan"),
+           "avg": total_rt / requests if requests else float("nan")}
+    for name, fraction in PERCENTILES.items():
+        out[name] = percentile(hist, requests, fraction)
+    return out
+
+
 
 @dataclass
 class LocustRun:
-    """One headless locust run: exit code, the stats CSV rows and what it printed."""
+    """One headless locust run: exit code, its stats and what it printed.
+
+    Figures come from the stats locust holds when it quits (dumped by
+    loadtests/common.py to ``<prefix>_tally.json``); the CSV is the fallback,
+    since locust writes it on a timer and a short run can end before the last write.
+    """
 
     returncode: int
     csv_prefix: Path
@@ -276,51 +324,64 @@ class LocustRun:
     rows: dict[str, dict[str, str]] = field(default_factory=dict)
     failures: list[dict[str, str]] = field(default_factory=list)
     exceptions: list[dict[str, str]] = field(default_factory=list)
+    dump: dict = field(default_factory=dict)
 
     @property
-    def aggregated(self) -> dict[str, str]:
-        return self.rows.get("Aggregated", {})
+    def tally_path(self) -> Path:
+        return Path(f"{self.csv_prefix}_tally.json")
 
-    def number(self, column: str, name: str = "Aggregated") -> float:
-        value = self.rows.get(name, {}).get(column, "")
-        try:
-            return float(value)
-        except ValueError:
-            return float("nan")
+    @property
+    def locust_stats(self) -> dict[str, dict]:
+        return self.dump.get("locust", {})
+
+    @property
+    def server_timing(self) -> dict[str, dict]:
+        return self.dump.get("server_timing", {})
+
+    def figures(self, name: str = "Aggregated") -> dict[str, float]:
+        """requests, failures, rps, avg, p50, p95, p99 for one request name (or all)."""
+        if name in self.locust_stats:
+            return merge_entries([self.locust_stats[name]])
+        row = self.rows.get(name, {})
+
+        def num(column: str) -> float:
+            try:
+                return float(row.get(column, ""))
+            except ValueError:
+                return float("nan")
+
+        return {"requests": int(num("Request Count") or 0) if row else 0,
+                "failures": int(num("Failure Count") or 0) if row else 0,
+                "rps": num("Requests/s"), "avg": num("Average Response Time"),
+                "p50": num("50%"), "p95": num("95%"), "p99": num("99%")}
+
+    def names(self) -> list[str]:
+        keys = set(self.locust_stats) | set(self.rows)
+        return sorted(keys - {"Aggregated"})
 
     @property
     def requests(self) -> int:
-        value = self.number("Request Count")
-        return 0 if value != value else int(value)
+        return int(self.figures()["requests"])
 
     @property
     def failure_count(self) -> int:
-        value = self.number("Failure Count")
-        return 0 if value != value else int(value)
+        return int(self.figures()["failures"])
 
     @property
     def rps(self) -> float:
-        return self.number("Requests/s")
-
-    def percentile(self, pct: str, name: str = "Aggregated") -> float:
-        return self.number(pct, name)
+        return self.figures()["rps"]
 
     @property
     def cpu_warning(self) -> bool:
         """Locust said its own CPU was above 90%: the load generator may have been the limit."""
-        return "CPU usage above" in self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path.exists() else False
+        if not self.log_path.exists():
+            return False
+        return "CPU usage above" in self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def summary(self) -> dict[str, float]:
-        return {
-            "requests": self.requests,
-            "failures": self.failure_count,
-            "rps": self.rps,
-            "p50": self.percentile("50%"),
-            "p95": self.percentile("95%"),
-            "p99": self.percentile("99%"),
-            "avg": self.number("Average Response Time"),
-            "cpu_warning": self.cpu_warning,
-        }
+        out = dict(self.figures())
+        out["cpu_warning"] = self.cpu_warning
+        return out
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
@@ -368,8 +429,11 @@ def run_locust(
     if html is not None:
         argv += ["--html", str(html)]
     argv += list(extra_args)
+    tally = Path(f"{csv_prefix}_tally.json")
+    tally.unlink(missing_ok=True)
     environ = dict(os.environ)
     environ.pop("HOST", None)
+    environ["LOADTEST_TALLY_FILE"] = str(tally)
     for key, value in (env or {}).items():
         if value is None:
             environ.pop(key, None)
@@ -397,7 +461,10 @@ def run_locust(
                 _stop_group(proc)
                 raise
     rows, failures, exceptions = read_locust_csv(csv_prefix)
-    return LocustRun(returncode, csv_prefix, log_path, rows, failures, exceptions)
+    dump = json.loads(tally.read_text(encoding="utf-8")) if tally.exists() else {}
+    if "errors" in dump:  # the CSV may predate the last failures
+        failures = dump["errors"]
+    return LocustRun(returncode, csv_prefix, log_path, rows, failures, exceptions, dump)
 
 
 def _stop_group(proc: subprocess.Popen) -> None:

@@ -21,7 +21,6 @@ from loadtests.common import (  # noqa: E402
     checked,
     comment_item,
     field_equals,
-    has_keys,
     install_locust_hooks,
     list_page,
     post_detail,
@@ -116,4 +115,4 @@ class BlogReader(FastHttpUser):
     def list_authors(self) -> None:
         url = f"/api/authors/?limit={SETTINGS.page_limit}"
         with self.client.get(url, name=LIST_AUTHORS, catch_response=True) as resp:
-            checked(resp, 200, list_page(author_item, max_items=SETTINGS.page_limit), has_keys("results"), name=LIST_AUTHORS)
+            checked(resp, 200, list_page(author_item, max_items=SETTINGS.page_limit), name=LIST_AUTHORS)

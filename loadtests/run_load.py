@@ -45,12 +45,14 @@ def print_summary(run: LocustRun, *, host: str, users: int, duration: str) -> No
     print(f"   requests/s   {s['rps']:.1f}")
     print(f"   p50/p95/p99  {s['p50']:.0f} / {s['p95']:.0f} / {s['p99']:.0f} ms")
     print(f"   failures     {s['failures']}" + (f" ({s['failures'] / s['requests']:.2%})" if s["requests"] else ""))
-    width = max((len(k) for k in run.rows), default=10)
+    names = run.names() + ["Aggregated"]
+    width = max(len(k) for k in names)
     print(f"\n   {'request':<{width}}  {'count':>7} {'fail':>5} {'req/s':>7} {'p50':>6} {'p95':>6} {'p99':>6}")
-    for key, row in sorted(run.rows.items(), key=lambda kv: (kv[0] == "Aggregated", kv[0])):
+    for key in names:
+        f = run.figures(key)
         print(
-            f"   {key:<{width}}  {row['Request Count']:>7} {row['Failure Count']:>5} "
-            f"{float(row['Requests/s']):>7.1f} {row['50%']:>6} {row['95%']:>6} {row['99%']:>6}"
+            f"   {key:<{width}}  {f['requests']:>7} {f['failures']:>5} "
+            f"{f['rps']:>7.1f} {f['p50']:>6.0f} {f['p95']:>6.0f} {f['p99']:>6.0f}"
         )
     for failure in run.failures[:10]:
         print(f"   FAILED {failure.get('Method')} {failure.get('Name')}: {failure.get('Error')} x{failure.get('Occurrences')}")

@@ -98,10 +98,12 @@ class AuthorDetailView(ApiView):
 
     def delete(self, request, pk):
         author = _get_or_404(Author, pk)
+        # consistent(): skip the query cache, which could miss a post or
+        # comment another worker wrote in the last few seconds.
         blockers = []
-        if Post.objects.filter(author_pk=pk).exists():
+        if Post.objects.consistent().filter(author_pk=pk).exists():
             blockers.append("posts")
-        if Comment.objects.filter(author_pk=pk).exists():
+        if Comment.objects.consistent().filter(author_pk=pk).exists():
             blockers.append("comments")
         if blockers:
             raise Conflict(
@@ -142,9 +144,13 @@ class PostDetailView(ApiView):
     def get(self, request, pk):
         # Atomic server-side increment; the library keeps the new item, so
         # the get() below is answered from the cache, not by a GetItem.
-        if not Post.objects.filter(pk=pk).update(view_count=F("view_count") + 1):
+        # HEAD runs this handler too; only a real read counts as a view.
+        if request.method == "HEAD":
+            post = _get_or_404(Post, pk)
+        elif not Post.objects.filter(pk=pk).update(view_count=F("view_count") + 1):
             raise NotFound(f"Post {pk} does not exist.")
-        post = Post.objects.get(pk=pk)
+        else:
+            post = Post.objects.get(pk=pk)
         page = (
             Comment.objects.filter(post_pk=pk)
             .order_by("created_at")
@@ -174,8 +180,10 @@ class PostDetailView(ApiView):
         # Comments first, the post last: if this stops half way the post is
         # still there, and repeating the DELETE finishes the job. A post
         # already gone with comments left over is cleaned up too.
-        comments_deleted, _ = Comment.objects.filter(post_pk=pk).delete()
-        post = Post.objects.filter(pk=pk).first()
+        # consistent(): bypass the caches so comments written by another
+        # worker a moment ago are deleted too.
+        comments_deleted, _ = Comment.objects.consistent().filter(post_pk=pk).delete()
+        post = Post.objects.consistent().filter(pk=pk).first()
         if post is None:
             if comments_deleted:
                 return _no_content()

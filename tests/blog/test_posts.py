@@ -331,3 +331,28 @@ def test_post_feed_is_a_query_newest_first():
     assert plan["operation"] == "Query"
     assert plan["index"] and "feed" in plan["index"]
     assert plan["scan_index_forward"] is False
+
+
+def _put_behind_the_caches(obj) -> None:
+    """Write an item the way another gunicorn worker would: no cache here hears of it."""
+    from django.utils import timezone
+
+    from dynamo_backend import connection
+
+    obj.created_at = timezone.now()
+    connection.call("PutItem", TableName=type(obj)._meta.table_name, Item=obj.to_raw())
+
+
+def test_delete_post_removes_comments_another_worker_just_wrote(api, alice):
+    post = api.create_post(alice["pk"])
+    api.create_comment(post["pk"], alice["pk"], "mine")
+    assert len(list(Comment.objects.filter(post_pk=post["pk"]))) == 1  # query now cached here
+    _put_behind_the_caches(Comment(post_pk=post["pk"], author_pk=alice["pk"], body="from elsewhere"))
+    assert api.delete(f"/api/posts/{post['pk']}/").status_code == 204
+    assert Comment.objects.consistent().filter(post_pk=post["pk"]).count() == 0
+
+
+def test_author_delete_sees_a_post_another_worker_just_wrote(api, alice, assert_error):
+    assert not Post.objects.filter(author_pk=alice["pk"]).exists()  # cached "no posts"
+    _put_behind_the_caches(Post(title="t", slug="elsewhere", author_pk=alice["pk"]))
+    assert_error(api.delete(f"/api/authors/{alice['pk']}/"), 409, "conflict")

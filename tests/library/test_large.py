@@ -125,3 +125,72 @@ def test_pk_in_skips_missing_keys(requested):
     found = list(Article.objects.filter(pk__in=[missing, *keys[:3], missing]))
 
     assert [a.pk for a in found] == list(dict.fromkeys(keys[:3]))
+
+
+# -- a match only the last page holds: nothing may stop at an empty page ----------------
+
+
+def mark_last(engine, pages, pk_attr="pk"):
+    """Give the item read last by ``pages`` a payload starting with "z"; return its pk."""
+    last = None
+    for page in pages:
+        if page["Items"]:
+            last = page["Items"][-1][pk_attr]["S"]
+    engine.client.update_item(
+        TableName=Blob._meta.table_name,
+        Key={"pk": {"S": last}},
+        UpdateExpression="SET #p = :p",
+        ExpressionAttributeNames={"#p": "payload"},
+        ExpressionAttributeValues={":p": {"S": "z" * PAYLOAD}},
+    )
+    cache.reset()
+    return last
+
+
+def raw_pages(engine, operation, **params):
+    call = getattr(engine.client, operation)
+    while True:
+        page = call(TableName=Blob._meta.table_name, **params)
+        yield page
+        if "LastEvaluatedKey" not in page:
+            return
+        params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+@pytest.fixture
+def last_scanned(engine, blobs):
+    return mark_last(engine, raw_pages(engine, "scan"))
+
+
+@pytest.fixture
+def last_queried(engine, blobs):
+    pages = raw_pages(
+        engine, "query", IndexName="group-index", KeyConditionExpression="#g = :g",
+        ExpressionAttributeNames={"#g": "group"}, ExpressionAttributeValues={":g": {"S": "g"}},
+    )
+    return mark_last(engine, pages)
+
+
+def test_exists_finds_a_match_only_the_last_scan_page_holds(last_scanned):
+    assert Blob.objects.filter(payload__startswith="z").exists() is True
+
+
+def test_first_finds_a_match_only_the_last_scan_page_holds(last_scanned):
+    assert Blob.objects.filter(payload__startswith="z").first().pk == last_scanned
+
+
+def test_get_finds_a_match_only_the_last_scan_page_holds(last_scanned):
+    assert Blob.objects.get(payload__startswith="z").pk == last_scanned
+
+
+def test_count_of_a_filter_counts_matches_on_every_page(last_scanned):
+    assert Blob.objects.filter(payload__startswith="y").count() == 3
+    assert Blob.objects.filter(payload__startswith="z").count() == 1
+
+
+def test_query_with_filter_finds_a_match_only_the_last_page_holds(last_queried):
+    qs = Blob.objects.filter(group="g", payload__startswith="z")
+
+    assert qs.exists() is True
+    assert [b.pk for b in qs[:1]] == [last_queried]
+

@@ -70,6 +70,27 @@ def test_lookup_on_an_indexed_field(rows, lookups, expected):
     assert slugs(Post.objects.filter(**lookups)) == expected
 
 
+def test_in_with_more_than_100_values(rows):
+    assert slugs(Post.objects.filter(view_count__in=list(range(1000, 1150)) + [5, 150])) == ["b", "e"]
+
+
+def test_pk_equality_with_a_failing_extra_condition_finds_nothing(rows):
+    pk = Post.objects.get(slug="a").pk
+
+    assert list(Post.objects.filter(pk=pk, view_count__gt=0)) == []
+    assert slugs(Post.objects.filter(pk=pk, view_count=0)) == ["a"]
+
+
+def test_pk_in_with_an_extra_condition(rows):
+    pks = [p.pk for p in Post.objects.all()]
+
+    assert slugs(Post.objects.filter(pk__in=pks, view_count__gte=100)) == ["d", "e"]
+
+
+def test_exclude_keeps_items_where_the_field_is_absent(rows):
+    assert slugs(Post.objects.exclude(rating__gt=2.0)) == ["a", "b", "d"]
+
+
 def test_exclude_drops_matching_items(rows):
     assert slugs(Post.objects.exclude(view_count__gte=100)) == ["a", "b", "c"]
 

@@ -202,3 +202,18 @@ def test_sort_key_range_goes_into_the_key_condition(comments):
     assert plan["operation"] == "Query" and plan["index"] == "post_pk-created_at-index"
     assert not plan["filter"]
     assert [c.body for c in qs] == ["c25", "c26", "c27", "c28", "c29"]
+
+
+@pytest.mark.models("Comment")
+def test_sort_key_slice_with_a_filter_still_returns_a_full_page(comments):
+    qs = Comment.objects.filter(post_pk=comments, body__startswith="c2").order_by("created_at")[:3]
+
+    assert [c.body for c in qs] == ["c20", "c21", "c22"]
+
+
+@pytest.mark.models("Comment")
+def test_explain_sort_key_slice_with_a_filter_sets_no_limit(comments):
+    plan = Comment.objects.filter(post_pk=comments, body__startswith="c2").order_by("created_at")[:3].explain()
+
+    assert plan["operation"] == "Query" and plan["filter"]
+    assert plan["limit"] is None  # Limit counts items before the filter: it would cut the page short

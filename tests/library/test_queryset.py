@@ -312,6 +312,31 @@ def test_update_of_a_missing_pk_changes_nothing_and_creates_nothing(engine):
     assert engine.raw_get(Post, missing) is None
 
 
+def test_update_by_pk_with_a_failing_condition_changes_nothing(engine):
+    (post,) = make_posts(("a", 1, False))
+
+    assert Post.objects.filter(pk=post.pk, published=True).update(title="changed") == 0
+
+    assert engine.raw_get(Post, post.pk)["title"] == {"S": "title a"}
+
+
+def test_update_of_a_filter_applies_f_to_each_item(engine):
+    make_posts(("a", 1, True), ("b", 10, True), ("c", 100, False))
+
+    assert Post.objects.filter(published=True).update(view_count=F("view_count") + 5) == 2
+
+    views = {item["slug"]["S"]: item["view_count"]["N"] for item in engine.raw_scan(Post)}
+    assert views == {"a": "6", "b": "15", "c": "100"}
+
+
+def test_delete_by_pk_with_a_failing_condition_deletes_nothing(engine):
+    (post,) = make_posts(("a", 1, False))
+
+    Post.objects.filter(pk=post.pk, published=True).delete()
+
+    assert engine.raw_get(Post, post.pk) is not None
+
+
 def test_update_invalidates_cached_reads(engine):
     (post,) = make_posts(("a", 1, False))
     assert Post.objects.get(pk=post.pk).view_count == 1

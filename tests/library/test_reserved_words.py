@@ -58,6 +58,18 @@ def test_reserved_word_fields_in_q_and_exclude(rows):
     assert names(qs) == ["alpha"]
 
 
+def test_values_and_values_list_of_reserved_word_fields(rows):
+    assert sorted(Reserved.objects.values_list("name", "status", "count")) == [
+        ("alpha", "open", 1), ("beta", "closed", 5), ("gamma", "open", 9)
+    ]
+    (row,) = Reserved.objects.filter(name="beta").values("comment", "date", "data")
+    assert row == {"comment": "second", "date": DAY + dt.timedelta(days=2), "data": None}
+
+
+def test_order_by_a_reserved_word_field(rows):
+    assert [r.name for r in Reserved.objects.order_by("-count")] == ["gamma", "beta", "alpha"]
+
+
 def test_reserved_word_fields_update(engine, rows):
     target = rows["alpha"]
 

@@ -124,6 +124,28 @@ def test_resaving_a_post_with_its_own_slug_is_fine(engine):
 
 
 @pytest.mark.models("Post")
+def test_queryset_update_cannot_give_two_posts_one_slug(engine):
+    Post.objects.create(title="first", slug="taken")
+    other = Post.objects.create(title="second", slug="free")
+
+    with pytest.raises(UniqueConstraintError):
+        Post.objects.filter(pk=other.pk).update(slug="taken")
+
+    assert sorted(item["slug"]["S"] for item in engine.raw_scan(Post)) == ["free", "taken"]
+
+
+@pytest.mark.models("Post")
+def test_queryset_update_of_a_slug_moves_the_claim(engine):
+    post = Post.objects.create(title="first", slug="old")
+
+    assert Post.objects.filter(pk=post.pk).update(slug="new") == 1
+
+    Post.objects.create(title="reuses old", slug="old")
+    with pytest.raises(UniqueConstraintError):
+        Post.objects.create(title="wants new", slug="new")
+
+
+@pytest.mark.models("Post")
 def test_bulk_create_never_stores_a_taken_slug_twice(engine):
     Post.objects.create(title="first", slug="taken")
 

@@ -52,5 +52,5 @@ def test_blog_mix_runs_headless_with_zero_failures(live_stack) -> None:
     assert not run.exceptions, f"exceptions in the locustfile: {run.exceptions}"
     assert run.returncode == 0, f"locust exited with {run.returncode}; log:\n{log}"
     # Both kinds of user ran: reads and at least one write made it into the stats.
-    names = set(run.rows)
+    names = set(run.names())
     assert any(name.startswith("GET ") for name in names), names
