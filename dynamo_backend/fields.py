@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import math
+import operator
 import uuid
 from typing import Any, Callable
 
@@ -219,6 +220,10 @@ class Field:
         """Return the Python value of a stored attribute value."""
         return av_to_python(av)
 
+    def decoder(self) -> Callable[[dict], Any]:
+        """Return a fast function equivalent to from_dynamo (used when materialising items)."""
+        return self.from_dynamo
+
     def value_to_av(self, value: Any) -> dict:
         """Convert a filter value for this field into an attribute value."""
         return self._to_av(self.to_python(value))
@@ -264,6 +269,9 @@ class CharField(Field):
 
     def from_dynamo(self, av: dict) -> Any:
         return av["S"]
+
+    def decoder(self) -> Callable[[dict], Any]:
+        return operator.itemgetter("S")
 
 
 class UUIDField(CharField):
@@ -324,6 +332,9 @@ class IntegerField(Field):
         except ValueError:
             return int(decimal.Decimal(text))
 
+    def decoder(self) -> Callable[[dict], Any]:
+        return self.from_dynamo
+
 
 class FloatField(Field):
     """A float, stored as N with the shortest repr (0.1 stays 0.1)."""
@@ -349,6 +360,9 @@ class FloatField(Field):
 
     def from_dynamo(self, av: dict) -> Any:
         return float(av["N"])
+
+    def decoder(self) -> Callable[[dict], Any]:
+        return lambda av: float(av["N"])
 
 
 class DecimalField(Field):
@@ -413,6 +427,9 @@ class BooleanField(Field):
     def from_dynamo(self, av: dict) -> Any:
         return av["BOOL"]
 
+    def decoder(self) -> Callable[[dict], Any]:
+        return operator.itemgetter("BOOL")
+
 
 class DateTimeField(Field):
     """A timezone-aware datetime, stored as a fixed-width ISO-8601 UTC string."""
@@ -455,6 +472,10 @@ class DateTimeField(Field):
 
     def from_dynamo(self, av: dict) -> Any:
         return dt.datetime.fromisoformat(av["S"])
+
+    def decoder(self) -> Callable[[dict], Any]:
+        parse = dt.datetime.fromisoformat
+        return lambda av: parse(av["S"])
 
 
 class JSONField(Field):
@@ -515,6 +536,16 @@ class ListField(Field):
         if self.item_field is not None:
             return [self.item_field.from_dynamo(item) for item in av["L"]]
         return av_to_python(av)
+
+    def decoder(self) -> Callable[[dict], Any]:
+        if self.item_field is not None:
+            return self.from_dynamo
+
+        def decode(av: dict) -> Any:
+            # Lists of strings are the common case: skip the generic walk for them.
+            return [v["S"] if "S" in v else av_to_python(v) for v in av["L"]]
+
+        return decode
 
 
 class VersionField(IntegerField):

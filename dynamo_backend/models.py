@@ -157,12 +157,11 @@ class DynamoModel(metaclass=ModelBase):
     def from_raw(cls, item: dict) -> "DynamoModel":
         """Build a fresh instance from a raw DynamoDB item."""
         obj = cls.__new__(cls)
-        values = obj.__dict__
         get = item.get
-        for name, field in cls._meta.fields.items():
-            av = get(name)
-            values[name] = None if av is None else field.from_dynamo(av)
-        obj._state = ModelState(adding=False, stored=item)
+        values = {name: (None if (av := get(name)) is None else decode(av))
+                  for name, decode in cls._meta.decoders}
+        values["_state"] = ModelState(adding=False, stored=item)
+        obj.__dict__ = values
         return obj
 
     def to_raw(self) -> dict:

@@ -138,6 +138,7 @@ class Options:
         if len(indexes) > 20:
             raise FieldError(f"{model.__name__}: {len(indexes)} indexes; DynamoDB allows 20 GSIs per table")
         self.indexes = indexes
+        self.decoders = [(name, field.decoder()) for name, field in self.fields.items()]
         for field in self.fields.values():
             if field.references is not None:
                 relation = field.related_name or (field.name[:-3] if field.name.endswith("_pk") else f"{field.name}_obj")
