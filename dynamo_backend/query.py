@@ -627,24 +627,7 @@ class DynamoQuerySet:
         if not kwargs:
             return 0
         meta = self.model._meta
-        changes: dict[str, Any] = {}
-        errors: dict[str, list[str]] = {}
-        for name, value in kwargs.items():
-            field = meta.fields.get(name)
-            if field is None:
-                raise FieldError(f"{self.model.__name__} has no field named '{name}'")
-            if name == "pk":
-                raise FieldError("The primary key cannot be updated")
-            if isinstance(value, (F, Combined)):
-                check_f_fields(self.model, value)
-                changes[name] = value
-                continue
-            try:
-                changes[name] = field.clean(value)
-            except FieldValueError as error:
-                errors.setdefault(name, []).append(str(error))
-        if errors:
-            raise ValidationError(errors)
+        changes = clean_changes(self.model, kwargs)
         version = meta.version_field
         if version is not None and version.name not in changes:
             changes[version.name] = F(version.name) + 1
@@ -717,6 +700,29 @@ class DynamoQuerySet:
         for obj in objs:
             delete_cleanup(self.model, obj.pk, obj._state.stored)
         return len(objs), {self.model._meta.label: len(objs)}
+
+
+def clean_changes(model: Any, kwargs: dict) -> dict:
+    """Validate update() keyword arguments: known fields, valid F() references, clean values."""
+    changes: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
+    for name, value in kwargs.items():
+        field = model._meta.fields.get(name)
+        if field is None:
+            raise FieldError(f"{model.__name__} has no field named '{name}'")
+        if name == "pk":
+            raise FieldError("The primary key cannot be updated")
+        if isinstance(value, (F, Combined)):
+            check_f_fields(model, value)
+            changes[name] = value
+            continue
+        try:
+            changes[name] = field.clean(value)
+        except FieldValueError as error:
+            errors.setdefault(name, []).append(str(error))
+    if errors:
+        raise ValidationError(errors)
+    return changes
 
 
 def attach_related(model: Any, objs: list, relations: list[str]) -> None:

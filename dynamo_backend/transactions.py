@@ -5,9 +5,9 @@ import contextlib
 from typing import Any, Iterator
 
 from . import connection, loading
-from .exceptions import FieldError, TransactionCanceled, ValidationError
-from .expressions import Builder, Combined, F, Q, check_f_fields, compile_node, compile_update, resolve
-from .fields import FieldValueError
+from .exceptions import FieldError, TransactionCanceled
+from .expressions import Builder, Q, compile_node, compile_update, resolve
+from .query import clean_changes
 
 MAX_ACTIONS = 100
 
@@ -65,22 +65,7 @@ class TransactionWriter:
         """Update one item (F() allowed); it must exist and satisfy ``condition``."""
         if any(f.name in changes for f in model._meta.unique_fields):
             raise FieldError("Unique fields cannot be changed inside a transaction; use save()")
-        cleaned: dict[str, Any] = {}
-        errors: dict[str, list[str]] = {}
-        for name, value in changes.items():
-            field = model._meta.fields.get(name)
-            if field is None or name == "pk":
-                raise FieldError(f"{model.__name__} has no updatable field '{name}'")
-            if isinstance(value, (F, Combined)):
-                check_f_fields(model, value)
-                cleaned[name] = value
-                continue
-            try:
-                cleaned[name] = field.clean(value)
-            except FieldValueError as error:
-                errors.setdefault(name, []).append(str(error))
-        if errors:
-            raise ValidationError(errors)
+        cleaned = clean_changes(model, changes)
         builder = Builder()
         expression = compile_update(model, cleaned, builder)
         condition_text = f"attribute_exists({builder.name('pk')})"
