@@ -115,6 +115,31 @@ class Engine:
         return client
 
 
+# DynamoDB applies each write to an item atomically: a conditional PutItem or an
+# ADD cannot interleave with another write to that item. moto evaluates the
+# condition (or the ADD) and stores the result in Python with no lock, so two
+# threads can both pass one condition: we saw two "winners" of one unique slug.
+# Both moto engines therefore handle one request at a time; clients still race
+# (threads, HTTP connections), which is what the concurrency tests need.
+_moto_lock = threading.RLock()
+
+SERIALIZED_MOTO_SERVER = """
+import sys, threading
+from moto.moto_server import werkzeug_app
+from moto.server import main
+
+lock = threading.Lock()
+dispatch = werkzeug_app.DomainDispatcherApplication.__call__
+
+def serialized(self, environ, start_response):
+    with lock:  # one request at a time, like DynamoDB's per-item atomicity
+        return dispatch(self, environ, start_response)
+
+werkzeug_app.DomainDispatcherApplication.__call__ = serialized
+main(sys.argv[1:])
+"""
+
+
 class MotoEngine(Engine):
     name = "moto"
 
@@ -124,10 +149,21 @@ class MotoEngine(Engine):
         except ImportError as exc:  # pragma: no cover - moto is a dev dependency
             raise EngineUnavailable(f"moto is not installed: {exc}") from exc
 
-    def activate(self) -> ContextManager:
-        from moto import mock_aws
+    @contextlib.contextmanager
+    def activate(self) -> Iterator[None]:
+        from unittest import mock
 
-        return mock_aws()
+        from moto import mock_aws
+        from moto.core.botocore_stubber import BotocoreStubber
+
+        process = BotocoreStubber.process_request
+
+        def serialized(stubber, request):
+            with _moto_lock:
+                return process(stubber, request)
+
+        with mock_aws(), mock.patch.object(BotocoreStubber, "process_request", serialized):
+            yield
 
 
 class ServerEngine(Engine):
@@ -213,7 +249,8 @@ class ServerEngine(Engine):
             delay = min(delay * 2, 0.25)
 
     def command_repr(self) -> list[str]:
-        return [str(part) for part in (self._proc.args if self._proc else [])]
+        args = [str(part) for part in (self._proc.args if self._proc else [])]
+        return [arg if len(arg) < 80 else "<script>" for arg in args]
 
     def log_tail(self, size: int = 800) -> str:
         if self._log is None or not self._log.exists():
@@ -250,17 +287,16 @@ class ServerEngine(Engine):
 
 
 class MotoServerEngine(ServerEngine):
+    """``moto_server -H 127.0.0.1 -p PORT``: the same entry point, serialized (see above)."""
+
     name = "moto_server"
 
     def command(self, port: int) -> list[str]:
-        local = Path(sys.executable).parent / "moto_server"
-        if local.exists():
-            exe = [str(local)]
-        elif shutil.which("moto_server"):
-            exe = [shutil.which("moto_server")]
-        else:
-            exe = [sys.executable, "-m", "moto.server"]
-        return [*exe, "-H", "127.0.0.1", "-p", str(port)]
+        try:
+            import moto.server  # noqa: F401
+        except ImportError as exc:
+            raise EngineUnavailable(f"moto[server] is not installed: {exc}") from exc
+        return [sys.executable, "-c", SERIALIZED_MOTO_SERVER, "-H", "127.0.0.1", "-p", str(port)]
 
 
 class DynaliteEngine(ServerEngine):

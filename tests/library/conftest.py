@@ -102,6 +102,10 @@ def backend_settings(endpoint_url: str | None, prefix: str, **extra: Any) -> dic
         "TABLE_PREFIX": prefix,
         "BATCH_BASE_DELAY": 0.001,
         "BATCH_MAX_DELAY": 0.05,
+        # Generous: an emulator on a loaded CI box can be slow, and a timed-out
+        # UpdateItem that botocore retries would apply an F() increment twice.
+        "CONNECT_TIMEOUT": 5,
+        "READ_TIMEOUT": 30,
         **extra,
     }
 

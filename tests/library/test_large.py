@@ -130,12 +130,14 @@ def test_pk_in_skips_missing_keys(requested):
 # -- a match only the last page holds: nothing may stop at an empty page ----------------
 
 
-def mark_last(engine, pages, pk_attr="pk"):
-    """Give the item read last by ``pages`` a payload starting with "z"; return its pk."""
+def mark_last(engine, pages):
+    """Give the last plain ("x") item of the last page a payload starting with "z"; return its pk."""
     last = None
     for page in pages:
+        plain = [item["pk"]["S"] for item in page["Items"] if item["payload"]["S"].startswith("x")]
         if page["Items"]:
-            last = page["Items"][-1][pk_attr]["S"]
+            last = plain[-1] if plain else None
+    assert last is not None, "the last page holds no plain item to mark"
     engine.client.update_item(
         TableName=Blob._meta.table_name,
         Key={"pk": {"S": last}},
