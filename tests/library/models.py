@@ -113,3 +113,36 @@ class Typed(DynamoModel):
 
 
 ALL_MODELS = [Article, Post, Comment, Reserved, Versioned, Blob, Typed]
+
+
+class Writer(DynamoModel):
+    """The target of a reference, for fan-out tests."""
+
+    class Meta:
+        app_label = "libtests"
+
+    name = CharField()
+    tags = ListField()
+
+
+class Story(DynamoModel):
+    """References a Writer: ``story.writer`` and ``prefetch("writer")``."""
+
+    class Meta:
+        app_label = "libtests"
+        indexes = [Index("shelf", sort_key="created_at")]
+
+    shelf = CharField(default="all")
+    title = CharField()
+    writer_pk = UUIDField(auto=False, references=Writer)
+    created_at = DateTimeField(auto_now_add=True)
+
+
+class Uncached(DynamoModel):
+    """Meta.cache_ttl = 0: never in the item or query cache."""
+
+    class Meta:
+        app_label = "libtests"
+        cache_ttl = 0
+
+    title = CharField()
