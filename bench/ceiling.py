@@ -1,12 +1,15 @@
 """The emulator's ceiling: how many GetItem calls a boto3 loop gets out of the moto server.
 
-Measured with 1 thread (one client in a loop) and with as many threads as the
-stack's gunicorn has in total (workers x threads), each thread with its own
-client, against an item that exists. Nothing else runs meanwhile.
+Measured with 1 thread (one client in a loop) and shaped like the stack's
+gunicorn: as many processes as workers, each with as many threads as a worker
+has, every thread with its own client, all against an item that exists.
+Processes, not just threads, so the client side is not held to one GIL while
+the server side is. Nothing else runs meanwhile.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 import time
 from typing import Any
@@ -71,3 +74,23 @@ def getitem_rate(endpoint: str, table: str, key: dict, *, seconds: float = 5.0, 
         worker.join()
     elapsed = time.perf_counter() - began
     return {"threads": threads, "calls": sum(counts), "errors": sum(errors), "seconds": elapsed, "rate": sum(counts) / elapsed}
+
+
+def _process_loop(args: tuple[str, str, dict, float, int, float]) -> dict[str, float]:
+    endpoint, table, key, seconds, threads, start_at = args
+    while time.time() < start_at:  # every process starts its loop at the same moment
+        time.sleep(0.005)
+    return getitem_rate(endpoint, table, key, seconds=seconds, threads=threads)
+
+
+def getitem_rate_processes(endpoint: str, table: str, key: dict, *, seconds: float = 5.0, processes: int = 2,
+                           threads: int = 4) -> dict[str, float]:
+    """GetItem calls per second with ``processes`` x ``threads`` concurrent loops."""
+    ctx = multiprocessing.get_context("spawn")
+    start_at = time.time() + 3.0 + processes  # time for the children to import boto3 and warm up
+    with ctx.Pool(processes) as pool:
+        parts = pool.map(_process_loop, [(endpoint, table, key, seconds, threads, start_at)] * processes)
+    calls = sum(p["calls"] for p in parts)
+    elapsed = max(p["seconds"] for p in parts)
+    return {"processes": processes, "threads": processes * threads, "calls": calls,
+            "errors": sum(p["errors"] for p in parts), "seconds": elapsed, "rate": calls / elapsed}

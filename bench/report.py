@@ -276,7 +276,9 @@ def markdown(r: dict[str, Any]) -> str:
                 f"{' / '.join(f1(x) for x in eps.get('on', {}).get('author_detail', {}).get('rps_by_round', []))} req/s by round).",
                 f"- Raw GetItem rate of the moto server (boto3 loop, nothing else running): "
                 f"**{f0(getitem.get('single', {}).get('rate'))} calls/s** with 1 thread, "
-                f"**{f0(ceiling)} calls/s** with {getitem.get('concurrent', {}).get('threads')} threads.", "",
+                f"**{f0(ceiling)} calls/s** with {getitem.get('concurrent', {}).get('processes', 1)} processes x "
+                f"{(getitem.get('concurrent', {}).get('threads') or 0) // (getitem.get('concurrent', {}).get('processes') or 1)} "
+                "threads (shaped like gunicorn).", "",
                 "Each endpoint alone, same users, no think time. *of bare* = req/s ÷ bare view req/s; "
                 "*of emulator* = DynamoDB calls/s (req/s × calls per request from Server-Timing) ÷ the concurrent "
                 "GetItem rate; *emulator bound* = the req/s the emulator alone would allow at that many calls "

@@ -262,11 +262,11 @@ class Bench:
 
             log("c. raw GetItem rate of the emulator (boto3 loop, nothing else running) ...")
             table, key = ceiling.pick_item(moto.endpoint)
-            total_threads = cfg.workers * cfg.threads
             results["getitem"] = {
                 "table": table,
                 "single": ceiling.getitem_rate(moto.endpoint, table, key, seconds=5, threads=1),
-                "concurrent": ceiling.getitem_rate(moto.endpoint, table, key, seconds=5, threads=total_threads),
+                "concurrent": ceiling.getitem_rate_processes(moto.endpoint, table, key, seconds=5,
+                                                             processes=cfg.workers, threads=cfg.threads),
             }
             for k, v in results["getitem"].items():
                 if isinstance(v, dict):

@@ -40,10 +40,17 @@ def merge(phases: list[dict[str, Any]]) -> dict[str, Any]:
         "returncode": max(p.get("returncode", 0) for p in phases),
         "failures_detail": [f for p in phases for f in p.get("failures_detail", [])][:10],
         "exceptions": sum(p.get("exceptions", 0) for p in phases),
-        "per_request": {key: _merge_entries(entries) for key, entries in locust_rows.items() if key != "Aggregated"},
+        "per_request": {key: _per_request(entries, agg["elapsed_s"]) for key, entries in locust_rows.items()
+                        if key != "Aggregated"},
         "tally": {k: dict(v) for k, v in timing.items()},
     }
     add_tally_ratios(out)
+    return out
+
+
+def _per_request(entries: list[dict[str, Any]], elapsed: float) -> dict[str, Any]:
+    out = _merge_entries(entries)
+    out["rps"] = out["requests"] / elapsed if elapsed else float("nan")  # over the whole run
     return out
 
 

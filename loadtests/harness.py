@@ -341,7 +341,13 @@ class LocustRun:
     def figures(self, name: str = "Aggregated") -> dict[str, float]:
         """requests, failures, rps, avg, p50, p95, p99 for one request name (or all)."""
         if name in self.locust_stats:
-            return merge_entries([self.locust_stats[name]])
+            out = merge_entries([self.locust_stats[name]])
+            agg = self.locust_stats.get("Aggregated")
+            if name != "Aggregated" and agg:
+                # Over the whole run, not between this name's first and last request.
+                elapsed = merge_entries([agg])["elapsed_s"]
+                out["rps"] = out["requests"] / elapsed if elapsed else float("nan")
+            return out
         row = self.rows.get(name, {})
 
         def num(column: str) -> float:

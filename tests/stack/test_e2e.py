@@ -290,3 +290,31 @@ def test_make_run_stack_serves_the_readme_flow_and_stops_cleanly(stack):
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", stack.port), timeout=1).close()
     assert "devstack: stopped" in stack.output
+
+
+def readme_curl_block() -> str:
+    """The bash block under "Try the API" in README.md, exactly as a user copies it."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Try the API"):]
+    match = re.search(r"```bash\n(.*?)```", section, re.DOTALL)
+    assert match, "README.md has no bash block under 'Try the API'"
+    return match.group(1)
+
+
+def test_readme_curl_examples_run_as_written_against_make_run(stack):
+    stack.wait_healthy()
+    stack.started.extend([stack.pid_of(r"emulator ready \(pid (\d+)\)"), stack.pid_of(r"gunicorn started \(pid (\d+)\)")])
+    script = readme_curl_block().replace("127.0.0.1:8000", f"127.0.0.1:{stack.port}")
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, timeout=120,
+    )
+    out = done.stdout
+    assert done.returncode == 0, f"README block failed ({done.returncode}):\n{out}\n{done.stderr}"
+    assert '"body": "First!"' in out  # the comment
+    assert '"title": "Hello DynamoDB"' in out and '"username": "alice"' in out  # list with author
+    assert re.search(r"HTTP/1\.1 200 OK", out) and "Server-Timing: ddb;dur=" in out  # curl -si
+    assert '"view_count": 1' in out and '"comments": [' in out
+    assert '"title": "Hello again"' in out  # PATCH
+    assert '"code": "conflict"' in out  # duplicate slug
+    assert "\n204\n" in f"\n{out}"  # DELETE
+    assert out.rstrip().endswith('{"status": "ok"}')  # healthz
