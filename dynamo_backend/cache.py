@@ -147,7 +147,8 @@ def identity_discard(table: str, pk: str) -> None:
 class _Entry(NamedTuple):
     ttl: float
     value: Any
-    seq: int  # write sequence number, to refuse fills that raced with a write
+    seq: int  # sequence number, to refuse fills that raced with a write
+    written: bool = False  # stored by a write (or a discard), not by a read
 
 
 def _time_to_use(key: Hashable, entry: _Entry, now: float) -> float:
@@ -159,17 +160,19 @@ class _GuardedTLRU(TLRUCache):
 
     def __init__(self, maxsize: int, timer: Timer) -> None:
         super().__init__(maxsize, _time_to_use, timer=timer)
-        self.dropped_seq = 0
+        self.dropped_seq = 0  # newest sequence number of a *write* entry dropped on its own
 
     def expire(self, time: float | None = None) -> list:
         expired = super().expire(time)
         for _key, entry in expired:
-            self.dropped_seq = max(self.dropped_seq, entry.seq)
+            if entry.written:
+                self.dropped_seq = max(self.dropped_seq, entry.seq)
         return expired
 
     def popitem(self) -> tuple:
         key, entry = super().popitem()
-        self.dropped_seq = max(self.dropped_seq, entry.seq)
+        if entry.written:
+            self.dropped_seq = max(self.dropped_seq, entry.seq)
         return key, entry
 
 
@@ -312,17 +315,19 @@ class ItemCache(_BaseCache):
 
     def put(
         self, table: str, pk: str, raw: Any, ttl: float | None = None, *,
-        since: int | None = None, replace: bool = True,
+        since: int | None = None, replace: bool = True, write: bool = False,
     ) -> None:
         """Cache a raw item for ttl seconds (None: CACHE_TTL); a None raw caches a miss.
 
-        ``since`` (from :meth:`mark`, taken before the read) refuses the value if
-        the key was written meanwhile; ``replace=False`` only fills an absent key.
+        ``since`` (from :meth:`mark`, taken before the read or write) refuses the
+        value if the key was written meanwhile; ``replace=False`` only fills an
+        absent key; ``write=True`` says the value comes from a confirmed write.
         """
         if raw is None or raw is MISSING:
             self.put_missing(table, pk, ttl, since=since)
             return
-        self._store_entry(table, pk, copy_raw(raw), ttl, negative=False, since=since, replace=replace)
+        self._store_entry(table, pk, copy_raw(raw), ttl, negative=False, since=since,
+                          replace=replace, write=write)
 
     def put_missing(self, table: str, pk: str, ttl: float | None = None, *, since: int | None = None) -> None:
         """Remember that (table, pk) does not exist, for NEGATIVE_CACHE_TTL seconds."""
@@ -330,7 +335,7 @@ class ItemCache(_BaseCache):
 
     def _store_entry(
         self, table: str, pk: str, value: Any, ttl: float | None, *,
-        negative: bool, since: int | None, replace: bool,
+        negative: bool, since: int | None, replace: bool, write: bool = False,
     ) -> None:
         if ttl is not None and ttl <= 0:
             return
@@ -352,21 +357,23 @@ class ItemCache(_BaseCache):
                 if current is not None and current.value is not _TOMBSTONE:
                     return  # an eventually consistent read must not displace a known value
             if seen is not None and self._raced(store, key, seen):
-                # Something wrote this key after our read began: our value may be
-                # stale and the other may be too, so cache nothing for it.
-                store[key] = _Entry(_TOMBSTONE_TTL, _TOMBSTONE, self._next_seq())
+                # Something wrote this key after our read (or write) began: which
+                # value is newer is unknown, so cache nothing for it.
+                store[key] = _Entry(_TOMBSTONE_TTL, _TOMBSTONE, self._next_seq(), True)
                 return
             if seconds <= 0:
                 store.pop(key, None)
                 return
-            store[key] = _Entry(seconds, value, self._next_seq())
+            store[key] = _Entry(seconds, value, self._next_seq(), write)
 
     @staticmethod
     def _raced(store: _GuardedTLRU, key: Hashable, seen: int) -> bool:
+        # Only writes make a fill stale; two readers filling the same key both
+        # read DynamoDB and may both be cached.
         if store.dropped_seq > seen:
             return True
         current = store.get(key)
-        return current is not None and current.seq > seen
+        return current is not None and current.written and current.seq > seen
 
     def discard(self, table: str, pk: str) -> None:
         """Drop one key, and keep in-flight reads from putting the old item back."""
@@ -376,7 +383,7 @@ class ItemCache(_BaseCache):
             if store is None:
                 return
             self._guard.take(key)
-            store[key] = _Entry(max(_TOMBSTONE_TTL, self.ttl), _TOMBSTONE, self._next_seq())
+            store[key] = _Entry(max(_TOMBSTONE_TTL, self.ttl), _TOMBSTONE, self._next_seq(), True)
 
 
 # --------------------------------------------------------------------------

@@ -10,19 +10,27 @@ def _ttl(model: Any) -> float:
     return model._meta.effective_cache_ttl()
 
 
-def remember(model: Any, raw: dict, *, since: int | None = None, replace: bool = True) -> None:
+def write_mark() -> int:
+    """Return the item cache's sequence mark; take it before a write, pass it to remember()."""
+    return cache.item_cache.mark()
+
+
+def remember(model: Any, raw: dict, *, since: int | None = None, replace: bool = True,
+             write: bool = False) -> None:
     """Record an item in the identity map and the item cache.
 
     Query/Scan results pass ``since`` (a mark taken before the read) so a write
     that happened meanwhile wins, and GSI reads pass ``replace=False`` because
     they are eventually consistent and must not displace a known value.
+    Writes pass ``write=True`` and the mark taken before the write: if another
+    write to the key landed meanwhile, their order is unknown and nothing is cached.
     """
     table = model._meta.table_name
     pk = raw["pk"]["S"]
     cache.identity_put(table, pk, raw)
     ttl = _ttl(model)
     if ttl:
-        cache.item_cache.put(table, pk, raw, ttl, since=since, replace=replace)
+        cache.item_cache.put(table, pk, raw, ttl, since=since, replace=replace, write=write)
 
 
 def forget(model: Any, pk: str, *, deleted: bool = False) -> None:

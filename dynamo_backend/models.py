@@ -247,6 +247,7 @@ class DynamoModel(metaclass=ModelBase):
             self.__dict__[version.name] = 1
         item = self.to_raw()
         claimed = self._claim_unique(item, previous={})
+        mark = loading.write_mark()
         try:
             connection.call(
                 "PutItem", TableName=meta.table_name, Item=item,
@@ -262,7 +263,7 @@ class DynamoModel(metaclass=ModelBase):
             self._release_unique(claimed)
             raise
         self._state = ModelState(adding=False, stored=item)
-        loading.remember(type(self), item)
+        loading.remember(type(self), item, since=mark, write=True)
         loading.table_written(type(self))
 
     def _update(self, update_fields: list[str] | None) -> None:
@@ -298,6 +299,7 @@ class DynamoModel(metaclass=ModelBase):
             changes[version.name] = (current or 0) + 1
         update = compile_update(type(self), changes, builder)
         claimed = self._claim_unique({k: item.get(k) for k in changes if k in item}, previous=stored)
+        mark = loading.write_mark()
         try:
             response = connection.call(
                 "UpdateItem", TableName=meta.table_name, Key={"pk": {"S": self.pk}},
@@ -323,7 +325,7 @@ class DynamoModel(metaclass=ModelBase):
             owner=self.pk,
         )
         self._refresh_from_item(new_item)
-        loading.remember(type(self), new_item)
+        loading.remember(type(self), new_item, since=mark, write=True)
         loading.table_written(type(self))
 
     def _refresh_from_item(self, item: dict) -> None:

@@ -573,6 +573,7 @@ class DynamoQuerySet:
                 item = obj.to_raw()
                 claimed.append((obj, obj._claim_unique(item, previous={})))
                 items.append(item)
+            mark = loading.write_mark()
             batch.batch_write(self.model._meta.table_name, put_items=items)
         except Exception:
             for obj, claims in claimed:
@@ -582,7 +583,7 @@ class DynamoQuerySet:
 
         for obj, item in zip(objs, items):
             obj._state = ModelState(adding=False, stored=item)
-            loading.remember(self.model, item)
+            loading.remember(self.model, item, since=mark, write=True)
         loading.table_written(self.model)
         return objs
 
@@ -667,6 +668,7 @@ class DynamoQuerySet:
             extra = compile_node(condition, builder)
             if extra:
                 condition_text = f"{condition_text} AND ({extra})"
+        mark = loading.write_mark()
         try:
             response = connection.call(
                 "UpdateItem", TableName=self.model._meta.table_name, Key={"pk": {"S": pk}},
@@ -679,7 +681,7 @@ class DynamoQuerySet:
             return False
         item = response.get("Attributes")
         if item:
-            loading.remember(self.model, item)
+            loading.remember(self.model, item, since=mark, write=True)
         else:
             loading.forget(self.model, pk)
         loading.table_written(self.model)

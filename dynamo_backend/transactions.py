@@ -19,6 +19,7 @@ class TransactionWriter:
         self.actions: list[dict] = []
         self._keys: set[tuple[str, str]] = set()
         self._after: list[Any] = []
+        self._mark = 0
 
     def _add(self, table: str, pk: str, action: dict) -> None:
         if (table, pk) in self._keys:
@@ -55,7 +56,7 @@ class TransactionWriter:
             from .models import ModelState
 
             obj._state = ModelState(adding=False, stored=item)
-            loading.remember(model, item)
+            loading.remember(model, item, since=self._mark, write=True)
             loading.table_written(model)
 
         self._after.append(done)
@@ -111,6 +112,7 @@ class TransactionWriter:
         """Send every action in one TransactWriteItems call."""
         if not self.actions:
             return
+        self._mark = loading.write_mark()
         try:
             connection.call("TransactWriteItems", TransactItems=self.actions)
         except TransactionCanceled:

@@ -208,9 +208,32 @@ def test_fill_that_raced_with_a_delete_is_not_cached(caches):
 
 def test_fill_that_raced_with_a_save_does_not_hide_it_behind_old_data(caches):
     assert item_cache.get(TABLE, "a") is None
-    in_other_thread(lambda: item_cache.put(TABLE, "a", raw("a", bio={"S": "new"})))
+    in_other_thread(lambda: item_cache.put(TABLE, "a", raw("a", bio={"S": "new"}), write=True))
     item_cache.put(TABLE, "a", raw("a", bio={"S": "old"}))
     assert item_cache.get(TABLE, "a") in (None, raw("a", bio={"S": "new"}))
+
+
+def test_two_readers_filling_one_key_leave_it_cached(caches):
+    assert item_cache.get(TABLE, "a") is None  # this reader asks DynamoDB...
+    in_other_thread(lambda: (item_cache.get(TABLE, "a"), item_cache.put(TABLE, "a", raw("a"))))
+    item_cache.put(TABLE, "a", raw("a"))  # ...and fills after another reader did
+    assert item_cache.get(TABLE, "a") == raw("a")
+
+
+def test_two_writes_racing_on_one_key_cache_neither(caches):
+    mark = item_cache.mark()  # our UpdateItem starts...
+    in_other_thread(lambda: item_cache.put(TABLE, "a", raw("a", bio={"S": "theirs"}), write=True))
+    item_cache.put(TABLE, "a", raw("a", bio={"S": "ours"}), since=mark, write=True)
+    assert item_cache.get(TABLE, "a") is None  # their order in DynamoDB is unknown
+
+
+def test_expiry_of_another_key_does_not_refuse_a_fill(caches, clock):
+    item_cache.put(TABLE, "b", raw("b"), ttl=1)
+    assert item_cache.get(TABLE, "a") is None
+    clock.advance(2)  # "b" expires while "a" is being read
+    item_cache.get(TABLE, "b")
+    item_cache.put(TABLE, "a", raw("a"))
+    assert item_cache.get(TABLE, "a") == raw("a")
 
 
 def test_put_since_a_mark_is_refused_when_the_key_was_written_after_it(caches):
