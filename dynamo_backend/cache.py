@@ -67,10 +67,26 @@ MISSING: Any = _Missing()
 _IMMUTABLE = (str, bytes, int, float, bool, Decimal, type(None), frozenset, _Missing)
 
 
+_SCALAR_TYPES = frozenset({"S", "N", "BOOL", "NULL", "B"})
+
+
 def copy_raw(value: Any) -> Any:
     """Return a deep copy of plain data (dicts, lists, tuples of immutable leaves)."""
     # Hand-rolled because copy.deepcopy is over twice as slow on these shapes
     # and this runs on every cache read and write.
+    if type(value) is dict:
+        out = {}
+        for key, item in value.items():
+            # Most attribute values are one scalar, {"S": "..."}: copy those inline.
+            if type(item) is dict and len(item) == 1:
+                for kind, leaf in item.items():
+                    if kind in _SCALAR_TYPES and isinstance(leaf, _IMMUTABLE):
+                        out[key] = {kind: leaf}
+                    else:
+                        out[key] = copy_raw(item)
+            else:
+                out[key] = copy_raw(item)
+        return out
     if isinstance(value, dict):
         return {key: copy_raw(item) for key, item in value.items()}
     if isinstance(value, list):
@@ -122,7 +138,9 @@ def identity_get(table: str, pk: str) -> Any:
     if value is None:
         return None
     stats.record_cache(True)
-    return MISSING if value is MISSING else copy_raw(value)
+    # No copy: the map belongs to one request (one thread), and the library
+    # never mutates raw items; instances get fresh values from the decoders.
+    return value
 
 
 def identity_put(table: str, pk: str, raw: Any) -> None:
@@ -130,7 +148,7 @@ def identity_put(table: str, pk: str, raw: Any) -> None:
     identity = _identity.get()
     if identity is None:
         return
-    identity[(table, pk)] = MISSING if raw is None or raw is MISSING else copy_raw(raw)
+    identity[(table, pk)] = MISSING if raw is None or raw is MISSING else raw
 
 
 def identity_discard(table: str, pk: str) -> None:

@@ -103,11 +103,14 @@ def test_identity_discard_forgets_one_key():
         assert cache.identity_get(TABLE, "a") is None
 
 
-def test_identity_map_hands_out_copies():
+def test_identity_map_is_private_to_its_thread():
+    # The map is not copied (one request, one thread); other threads never see it.
+    seen = []
     with cache.scope():
         cache.identity_put(TABLE, "a", raw("a"))
-        cache.identity_get(TABLE, "a")["username"]["S"] = "changed"
+        in_other_thread(lambda: seen.append(cache.identity_get(TABLE, "a")))
         assert cache.identity_get(TABLE, "a") == raw("a")
+    assert seen == [None]
 
 
 def test_identity_map_hits_are_counted():
