@@ -1,10 +1,13 @@
-"""The emulator's ceiling: how many GetItem calls a boto3 loop gets out of the moto server.
+"""The emulator's ceiling: how many calls a boto3 loop gets out of a DynamoDB emulator.
 
-Measured with 1 thread (one client in a loop) and shaped like the stack's
-gunicorn: as many processes as workers, each with as many threads as a worker
-has, every thread with its own client, all against an item that exists.
+GetItem is measured with 1 thread (one client in a loop) and shaped like the
+stack's gunicorn: as many processes as workers, each with as many threads as a
+worker has, every thread with its own client, all against an item that exists.
 Processes, not just threads, so the client side is not held to one GIL while
-the server side is. Nothing else runs meanwhile.
+the server side is. The index Query the blog's comment list makes (a post's
+comments by ``post_pk``, ``Limit`` 10) is measured the gunicorn way too, since
+emulators price a Query very differently from a GetItem (moto walks the whole
+table). Nothing else runs meanwhile.
 """
 
 from __future__ import annotations
@@ -41,12 +44,52 @@ def pick_item(endpoint: str, hint: str = "author") -> tuple[str, dict]:
     raise RuntimeError(f"no item to read in {tables}")
 
 
+def pick_query(endpoint: str, hint: str = "comment", attribute: str = "post_pk") -> dict[str, Any]:
+    """Query parameters for an index Query that finds items: a post's comments, as the comment list asks.
+
+    The table whose name contains ``hint``; its index keyed on ``attribute``
+    (else its first index); the key value of an item that exists.
+    """
+    client = _client(endpoint)
+    tables = [t for t in client.list_tables()["TableNames"] if hint in t and "__" not in t]
+    for table in tables:
+        desc = client.describe_table(TableName=table)["Table"]
+        indexes = desc.get("GlobalSecondaryIndexes") or []
+        chosen = None
+        for index in indexes:
+            hash_key = next(k["AttributeName"] for k in index["KeySchema"] if k["KeyType"] == "HASH")
+            if attribute in hash_key or chosen is None:
+                chosen = (index["IndexName"], hash_key)
+                if attribute in hash_key:
+                    break
+        if chosen is None:
+            continue
+        items = client.scan(TableName=table, Limit=1).get("Items", [])
+        if items and chosen[1] in items[0]:
+            return {"TableName": table, "IndexName": chosen[0], "Limit": 10,
+                    "KeyConditionExpression": "#k = :v", "ExpressionAttributeNames": {"#k": chosen[1]},
+                    "ExpressionAttributeValues": {":v": items[0][chosen[1]]}}
+    raise RuntimeError(f"no index Query to make on tables matching {hint!r}")
+
+
+def _call(client: Any, op: str, params: dict) -> bool:
+    """One call; True when it found something (an item, or a non-empty page)."""
+    if op == "get_item":
+        return "Item" in client.get_item(**params)
+    return bool(client.query(**params).get("Items"))
+
+
 def getitem_rate(endpoint: str, table: str, key: dict, *, seconds: float = 5.0, threads: int = 1) -> dict[str, float]:
     """GetItem calls per second over ``seconds`` with ``threads`` concurrent loops."""
+    return call_rate(endpoint, "get_item", {"TableName": table, "Key": key}, seconds=seconds, threads=threads)
+
+
+def call_rate(endpoint: str, op: str, params: dict, *, seconds: float = 5.0, threads: int = 1) -> dict[str, float]:
+    """``op`` ("get_item" or "query") calls per second over ``seconds`` with ``threads`` concurrent loops."""
     clients = [_client(endpoint) for _ in range(threads)]
     for client in clients:  # warm connections and botocore's lazy loading
         for _ in range(5):
-            client.get_item(TableName=table, Key=key)
+            _call(client, op, params)
     counts = [0] * threads
     errors = [0] * threads
     start_gate = threading.Barrier(threads + 1)
@@ -57,7 +100,7 @@ def getitem_rate(endpoint: str, table: str, key: dict, *, seconds: float = 5.0, 
         start_gate.wait()
         while time.perf_counter() < deadline[0]:
             try:
-                if "Item" in client.get_item(TableName=table, Key=key):
+                if _call(client, op, params):
                     counts[i] += 1
                 else:
                     errors[i] += 1
@@ -77,19 +120,26 @@ def getitem_rate(endpoint: str, table: str, key: dict, *, seconds: float = 5.0, 
 
 
 def _process_loop(args: tuple[str, str, dict, float, int, float]) -> dict[str, float]:
-    endpoint, table, key, seconds, threads, start_at = args
+    endpoint, op, params, seconds, threads, start_at = args
     while time.time() < start_at:  # every process starts its loop at the same moment
         time.sleep(0.005)
-    return getitem_rate(endpoint, table, key, seconds=seconds, threads=threads)
+    return call_rate(endpoint, op, params, seconds=seconds, threads=threads)
 
 
 def getitem_rate_processes(endpoint: str, table: str, key: dict, *, seconds: float = 5.0, processes: int = 2,
                            threads: int = 4) -> dict[str, float]:
     """GetItem calls per second with ``processes`` x ``threads`` concurrent loops."""
+    return call_rate_processes(endpoint, "get_item", {"TableName": table, "Key": key}, seconds=seconds,
+                               processes=processes, threads=threads)
+
+
+def call_rate_processes(endpoint: str, op: str, params: dict, *, seconds: float = 5.0, processes: int = 2,
+                        threads: int = 4) -> dict[str, float]:
+    """``op`` calls per second with ``processes`` x ``threads`` concurrent loops."""
     ctx = multiprocessing.get_context("spawn")
     start_at = time.time() + 3.0 + processes  # time for the children to import boto3 and warm up
     with ctx.Pool(processes) as pool:
-        parts = pool.map(_process_loop, [(endpoint, table, key, seconds, threads, start_at)] * processes)
+        parts = pool.map(_process_loop, [(endpoint, op, params, seconds, threads, start_at)] * processes)
     calls = sum(p["calls"] for p in parts)
     elapsed = max(p["seconds"] for p in parts)
     return {"processes": processes, "threads": processes * threads, "calls": calls,

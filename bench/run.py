@@ -10,10 +10,16 @@ Order (each step's processes are started here and stopped here):
     then each page measured on both stacks;
  4. the read mix (a), caches off vs on, same users, after a warm-up each, in
     ABBA rounds (off, on, on, off) merged exactly, so drift favours neither;
- 5. the bare view vs the cached author page, ABBA likewise; every other
-    endpoint alone, caches on and off (c); then the raw GetItem rate of the
-    emulator alone;
- 6. the blog mix (readers + writers) at 50 users for 60 s: zero failures?
+ 5. the same read mix on dynalite (node_modules/.bin/dynalite, when present):
+    its own two stacks, seeded the same way, same users, durations and ABBA
+    rounds; then dynalite's raw GetItem and index-Query rates; its processes
+    are stopped before the next step. moto answers an index Query by walking
+    the whole table, dynalite does not, so the two emulators price the calls
+    the caches cannot remove very differently: both ratios are reported;
+ 6. the bare view vs the cached author page, ABBA likewise; every other
+    endpoint alone, caches on and off (c); then the raw GetItem and
+    index-Query rates of the moto server alone;
+ 7. the blog mix (readers + writers) at 50 users for 60 s: zero failures?
 
 Writes reports/bench.json, reports/bench.md and reports/bench.png; CSVs and
 logs of every phase go to reports/bench/.
@@ -23,7 +29,8 @@ rounds: read mix, cached author page, bare view), BENCH_ROUNDS (2),
 BENCH_ENDPOINT_DURATION (8 s), BENCH_WARMUP (5 s),
 BENCH_MIX_USERS (50), BENCH_MIX_DURATION (60 s; 0 skips), BENCH_WORKERS (2),
 BENCH_THREADS (4), BENCH_SEED ("40,200,5": authors, posts, comments per post),
-BENCH_ITEMS (10000), BENCH_REPEAT (7), BENCH_QUICK=1 (short phases, for trying it out).
+BENCH_ITEMS (10000), BENCH_REPEAT (7), BENCH_EMULATORS ("moto,dynalite": the read mix's
+emulators; moto always runs), BENCH_QUICK=1 (short phases, for trying it out).
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ import dataclasses
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -55,8 +63,10 @@ from loadtests.harness import (  # noqa: E402
     DevStack,
     Gunicorn,
     HarnessError,
+    Dynalite,
     MotoServer,
     base_env,
+    dynalite_missing,
     manage,
     run_locust,
 )
@@ -64,6 +74,10 @@ from loadtests.harness import (  # noqa: E402
 REPORTS = ROOT / "reports"
 WORK = REPORTS / "bench"
 ENDPOINTS = ("author_detail", "post_detail", "posts_list", "comments_list", "authors_list")
+# Which emulator's read-mix ratio the caches target is judged on, when it ran (else moto):
+# dynalite prices an index Query like a GetItem, as DynamoDB does; moto walks the whole
+# table for one, so moto inflates the cost of exactly the calls the caches cannot remove.
+TARGET_EMULATOR = "dynalite"
 
 
 def _int(name: str, default: int) -> int:
@@ -85,6 +99,7 @@ class BenchConfig:
     items: int
     repeat: int
     rounds: int
+    emulators: tuple[str, ...] = ("moto", "dynalite")
 
     @classmethod
     def from_env(cls) -> "BenchConfig":
@@ -104,6 +119,8 @@ class BenchConfig:
             items=_int("BENCH_ITEMS", 2000 if quick else 10_000),
             repeat=_int("BENCH_REPEAT", 3 if quick else 7),
             rounds=_int("BENCH_ROUNDS", 2),
+            emulators=tuple(e.strip() for e in os.environ.get("BENCH_EMULATORS", "moto,dynalite").split(",")
+                            if e.strip()),
         )
 
 
@@ -124,6 +141,15 @@ def machine() -> dict[str, Any]:
             versions[dist] = version(dist)
         except Exception:  # noqa: BLE001
             versions[dist] = "?"
+    for name, argv in (("node", ["node", "--version"]),):
+        try:
+            versions[name] = subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout.strip() or "?"
+        except (OSError, subprocess.SubprocessError):
+            versions[name] = "?"
+    try:
+        versions["dynalite"] = json.loads((ROOT / "node_modules" / "dynalite" / "package.json").read_text())["version"]
+    except (OSError, ValueError, KeyError):
+        versions["dynalite"] = "?"
     try:
         nproc = int(subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip())
     except (OSError, ValueError):
@@ -152,9 +178,10 @@ class Bench:
     # -- locust phases ---------------------------------------------------------
 
     def phase(self, name: str, *, locustfile: str, host: str, seconds: int, users: Optional[int] = None,
-              endpoint: Optional[str] = None, closed_loop: bool = True) -> dict[str, Any]:
+              endpoint: Optional[str] = None, closed_loop: bool = True,
+              pool_file: Optional[Path] = None) -> dict[str, Any]:
         users = users or self.cfg.users
-        env = {"LOADTEST_POOL_FILE": str(self.pool_file), "LOADTEST_ENDPOINT": endpoint}
+        env = {"LOADTEST_POOL_FILE": str(pool_file or self.pool_file), "LOADTEST_ENDPOINT": endpoint}
         if closed_loop:
             env["LOADTEST_WAIT"] = "0"
         extra = ["--reset-stats"] if closed_loop else []
@@ -186,9 +213,89 @@ class Bench:
                 runs[key].append(self.phase(f"{key}_r{i + 1}", seconds=per_phase, **kwargs))
         return merge(runs[a[0]]), merge(runs[b[0]])
 
-    def warmup(self, name: str, host: str) -> None:
+    def warmup(self, name: str, host: str, pool_file: Optional[Path] = None) -> None:
         if self.cfg.warmup > 0:
-            self.phase(f"warmup_{name}", locustfile="read_mix.py", host=host, seconds=self.cfg.warmup)
+            self.phase(f"warmup_{name}", locustfile="read_mix.py", host=host, seconds=self.cfg.warmup,
+                       pool_file=pool_file)
+
+    def read_mix(self, emulator: str, off_url: str, on_url: str, pool_file: Path) -> dict[str, Any]:
+        """Section a on one emulator: warm-ups, then caches off vs on in ABBA rounds."""
+        cfg = self.cfg
+        log(f"a. read mix on {emulator}, {cfg.users} users, {cfg.duration}s each side in {cfg.rounds} ABBA rounds: "
+            "caches off vs on ...")
+        self.warmup(f"{emulator}_off", off_url, pool_file)
+        self.warmup(f"{emulator}_on", on_url, pool_file)
+        mix_off, mix_on = self.abba(
+            (f"read_mix_{emulator}_off", {"locustfile": "read_mix.py", "host": off_url, "pool_file": pool_file}),
+            (f"read_mix_{emulator}_on", {"locustfile": "read_mix.py", "host": on_url, "pool_file": pool_file}),
+            cfg.duration,
+        )
+        speedup = mix_on["rps"] / mix_off["rps"] if mix_off.get("rps") else float("nan")
+        log(f"  read mix on {emulator} merged: off {mix_off['rps']:.1f} req/s, on {mix_on['rps']:.1f} req/s "
+            f"({speedup:.2f}x)")
+        return {"off": mix_off, "on": mix_on, "emulator": emulator}
+
+    def emulator_rates(self, name: str, endpoint: str) -> dict[str, Any]:
+        """Raw GetItem (1 thread; workers x threads) and index-Query (workers x threads) rates."""
+        cfg = self.cfg
+        log(f"c. raw call rates of {name} (boto3 loops, nothing else running) ...")
+        table, key = ceiling.pick_item(endpoint)
+        out: dict[str, Any] = {
+            "table": table,
+            "single": ceiling.getitem_rate(endpoint, table, key, seconds=5, threads=1),
+            "concurrent": ceiling.getitem_rate_processes(endpoint, table, key, seconds=5,
+                                                         processes=cfg.workers, threads=cfg.threads),
+        }
+        try:
+            query = ceiling.pick_query(endpoint)
+            out["query"] = ceiling.call_rate_processes(endpoint, "query", query, seconds=5,
+                                                       processes=cfg.workers, threads=cfg.threads)
+            out["query"]["index"] = f"{query['TableName']}/{query['IndexName']}"
+        except RuntimeError as exc:
+            log(f"  no index Query measured: {exc}")
+        for k in ("single", "concurrent", "query"):
+            v = out.get(k)
+            if v:
+                log(f"  {name} {'Query' if k == 'query' else 'GetItem'} ({v['threads']} threads): "
+                    f"{v['rate']:.0f} calls/s, {v['errors']} errors")
+        return out
+
+    def dynalite_read_mix(self, results: dict[str, Any]) -> None:
+        """Section a on dynalite, with its own emulator and stacks, stopped before returning."""
+        cfg = self.cfg
+        missing = dynalite_missing()
+        if missing:
+            log(f"a. no read mix on dynalite: {missing}")
+            results["emulators"]["dynalite"] = {"ran": False, "why": missing}
+            return
+        pool_file = WORK / "pool-dynalite.json"
+        try:
+            with ExitStack() as stack:
+                log("starting dynalite and two stacks on it: caches off, caches on ...")
+                dyn = stack.enter_context(Dynalite(log_path=WORK / "dynalite.log"))
+                off = stack.enter_context(DevStack(log_path=WORK / "stack-dynalite-off.log",
+                                                   dynamodb_endpoint=dyn.endpoint,
+                                                   env={**self.stack_env, "DYNAMO_CACHE_TTL": "0"}))
+                on = stack.enter_context(DevStack(log_path=WORK / "stack-dynalite-on.log",
+                                                  dynamodb_endpoint=dyn.endpoint,
+                                                  env={**self.stack_env, "DYNAMO_CACHE_TTL": None}))
+                authors, posts, comments = cfg.seed
+                log(f"seeding dynalite: {authors} authors, {posts} posts, {comments} comments ...")
+                seed = self.seed(dyn.endpoint, off.url, authors, posts, comments)
+                pool = common.discover_pool(off.url, common.Settings.from_env())
+                pool_file.write_text(json.dumps(pool))
+                results["emulators"]["dynalite"] = {
+                    "ran": True, "endpoint": dyn.endpoint, "seed": seed,
+                    "pool": {"posts": len(pool["posts"]), "authors": len(pool["authors"])},
+                    "servers": {"off": off.url, "on": on.url},
+                }
+                results["read_mix"]["dynalite"] = self.read_mix("dynalite", off.url, on.url, pool_file)
+                results["getitem"]["dynalite"] = self.emulator_rates("dynalite", dyn.endpoint)
+                log("stopping dynalite and its stacks ...")
+        except HarnessError as exc:
+            log(f"  dynalite run failed, continuing with moto only: {str(exc).splitlines()[0]}")
+            results["emulators"]["dynalite"] = {"ran": False, "why": f"failed: {str(exc).splitlines()[0]}"}
+            results["read_mix"].pop("dynalite", None)
 
     # -- the run -----------------------------------------------------------------
 
@@ -215,6 +322,8 @@ class Bench:
             bare = stack.enter_context(Gunicorn("bench.bare_app:application", log_path=WORK / "bare.log",
                                                 health_path="/healthz", env=self.server_env))
             results["servers"] = {"off": off.url, "on": on.url, "bare": bare.url, "moto": moto.endpoint}
+            results["emulators"] = {"moto": {"ran": True, "endpoint": moto.endpoint}}
+            results["read_mix"], results["getitem"] = {}, {}
 
             authors, posts, comments = cfg.seed
             log(f"seeding {authors} authors, {posts} posts, {comments} comments (manage.py seed_blog) ...")
@@ -230,17 +339,12 @@ class Bench:
                 log(f"  {row['label']}: naive {row['naive']}, off {results['calls']['off'][key]['first']}, "
                     f"on cold {row['first']}, on warm {row['warm']}")
 
-            log(f"a. read mix, {cfg.users} users, {cfg.duration}s each side in {cfg.rounds} ABBA rounds: "
-                "caches off vs on ...")
-            self.warmup("off", off.url)
-            self.warmup("on", on.url)
-            mix_off, mix_on = self.abba(
-                ("read_mix_off", {"locustfile": "read_mix.py", "host": off.url}),
-                ("read_mix_on", {"locustfile": "read_mix.py", "host": on.url}),
-                cfg.duration,
-            )
-            results["read_mix"] = {"off": mix_off, "on": mix_on}
-            log(f"  read mix merged: off {mix_off['rps']:.1f} req/s, on {mix_on['rps']:.1f} req/s")
+            results["read_mix"]["moto"] = self.read_mix("moto", off.url, on.url, self.pool_file)
+            if "dynalite" in cfg.emulators:
+                self.dynalite_read_mix(results)
+            else:
+                results["emulators"]["dynalite"] = {"ran": False, "why": "left out (BENCH_EMULATORS)"}
+            results["read_mix_target"] = TARGET_EMULATOR if TARGET_EMULATOR in results["read_mix"] else "moto"
 
             log("c. one endpoint at a time; the bare view and the cached author page in ABBA rounds ...")
             endpoints: dict[str, Any] = {"on": {}, "off": {}}
@@ -260,17 +364,7 @@ class Bench:
                                                   seconds=cfg.endpoint_duration, endpoint=ep)
             results["endpoints"] = endpoints
 
-            log("c. raw GetItem rate of the emulator (boto3 loop, nothing else running) ...")
-            table, key = ceiling.pick_item(moto.endpoint)
-            results["getitem"] = {
-                "table": table,
-                "single": ceiling.getitem_rate(moto.endpoint, table, key, seconds=5, threads=1),
-                "concurrent": ceiling.getitem_rate_processes(moto.endpoint, table, key, seconds=5,
-                                                             processes=cfg.workers, threads=cfg.threads),
-            }
-            for k, v in results["getitem"].items():
-                if isinstance(v, dict):
-                    log(f"  GetItem {k} ({v['threads']} threads): {v['rate']:.0f} calls/s, {v['errors']} errors")
+            results["getitem"]["moto"] = self.emulator_rates("moto", moto.endpoint)
 
             if cfg.mix_duration > 0:
                 log(f"the blog mix (readers + writers), {cfg.mix_users} users for {cfg.mix_duration}s, caches on ...")
@@ -297,6 +391,8 @@ class Bench:
 
 def main(argv: list[str] | None = None) -> int:
     cfg = BenchConfig.from_env()
+    if WORK.is_dir():  # this run's CSVs and logs only, none left over from an earlier run's phases
+        shutil.rmtree(WORK)
     WORK.mkdir(parents=True, exist_ok=True)
     try:
         results = Bench(cfg).run()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -28,6 +29,7 @@ from typing import IO, Iterable, Mapping, Optional, Sequence
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 DEVSTACK = ROOT / "scripts" / "devstack.py"
+DYNALITE = ROOT / "node_modules" / ".bin" / "dynalite"  # installed by `make test` / `npm ci`
 GUNICORN_CONF = ROOT / "config" / "gunicorn.conf.py"
 
 # A key for the stacks the tools start themselves (never a production secret).
@@ -193,6 +195,66 @@ class MotoServer(ManagedProcess):
 
     def wait_ready(self) -> None:
         wait_http_ok(f"{self.endpoint}/moto-api/", self, self.ready_timeout)
+
+
+def dynamodb_answers(endpoint: str, timeout: float = 3.0) -> bool:
+    """True when ``endpoint`` answers a DynamoDB ListTables call (any emulator)."""
+    req = urllib.request.Request(
+        endpoint, data=b"{}", method="POST",
+        headers={
+            "Content-Type": "application/x-amz-json-1.0",
+            "X-Amz-Target": "DynamoDB_20120810.ListTables",
+            "X-Amz-Date": time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),  # dynalite insists on one
+            "Authorization": "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/dynamodb/aws4_request, "
+                             "SignedHeaders=host, Signature=0",
+        },
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status == 200 and b"TableNames" in resp.read()
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+def dynalite_missing() -> Optional[str]:
+    """Why dynalite cannot run here (None when it can)."""
+    if not DYNALITE.exists():
+        return f"{DYNALITE.relative_to(ROOT)} not found (`make test` or `npm ci` installs it)"
+    if shutil.which("node") is None:
+        return "dynalite needs Node.js and `node` is not on PATH"
+    return None
+
+
+class Dynalite(ManagedProcess):
+    """dynalite (node_modules/.bin/dynalite, in memory) on a free port: a second DynamoDB emulator.
+
+    Tables are ACTIVE at once (``--createTableMs 0`` ...), as in the test suite's engine.
+    """
+
+    def __init__(self, *, log_path: Path, port: Optional[int] = None) -> None:
+        missing = dynalite_missing()
+        if missing:
+            raise HarnessError(missing)
+        self.port = port or free_port()
+        argv = [str(DYNALITE), "--host", "127.0.0.1", "--port", str(self.port),
+                "--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0"]
+        super().__init__(argv, env=base_env(), log_path=log_path)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + self.ready_timeout
+        while time.monotonic() < deadline:
+            self.check_alive()
+            if dynamodb_answers(self.endpoint):
+                return
+            time.sleep(0.1)
+        raise HarnessError(f"dynalite not ready on {self.endpoint}; log {self.log_path}:\n{_tail(self.log_path)}")
+
+    def stop(self, first_signal: int = signal.SIGTERM, timeout: float = 10.0) -> None:
+        super().stop(first_signal, timeout)
 
 
 class DevStack(ManagedProcess):
