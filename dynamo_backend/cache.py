@@ -8,8 +8,10 @@
 - Query cache: ``(table, generation, key) -> value``; a write to a table bumps
   its generation, so the table's cached results become unreachable at once.
 
-Everything stored is plain data copied on the way in and on the way out, so no
-mutable object is ever shared between threads or requests.
+Everything stored is plain data frozen on the way in (FrozenDict / FrozenList,
+which refuse changes), so entries are handed out without copying and no
+mutable object is ever shared between threads or requests; model instances
+are always built fresh from them.
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ from .conf import get_setting
 __all__ = [
     "MISSING", "scope", "in_scope", "identity_get", "identity_put", "identity_discard",
     "ItemCache", "QueryCache", "item_cache", "query_cache",
-    "configure", "reset", "settings_changed", "copy_raw",
+    "configure", "reset", "settings_changed", "copy_raw", "freeze", "FrozenDict", "FrozenList",
 ]
 
 Timer = Callable[[], float]
@@ -99,6 +101,77 @@ def copy_raw(value: Any) -> Any:
         return set(value)  # members of a set are hashable, hence immutable enough
     if isinstance(value, bytearray):
         return bytearray(value)
+    return copy.deepcopy(value)
+
+
+def _read_only(self: Any, *args: Any, **kwargs: Any) -> None:
+    raise TypeError("cached DynamoDB data is read-only; copy it (dict(x) / list(x)) to change it")
+
+
+class FrozenDict(dict):
+    """A dict that refuses changes: what the caches store and share between threads."""
+
+    __slots__ = ()
+    __setitem__ = __delitem__ = __ior__ = _read_only
+    clear = pop = popitem = setdefault = update = _read_only
+
+    def __copy__(self) -> "FrozenDict":
+        return self
+
+    def __deepcopy__(self, memo: dict) -> "FrozenDict":
+        return self
+
+    def __reduce__(self) -> tuple:
+        return (FrozenDict, (dict(self),))
+
+
+class FrozenList(list):
+    """A list that refuses changes (the L values inside cached items)."""
+
+    __slots__ = ()
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _read_only
+    append = extend = insert = remove = pop = clear = sort = reverse = _read_only
+
+    def __copy__(self) -> "FrozenList":
+        return self
+
+    def __deepcopy__(self, memo: dict) -> "FrozenList":
+        return self
+
+    def __reduce__(self) -> tuple:
+        return (FrozenList, (list(self),))
+
+
+def freeze(value: Any) -> Any:
+    """Return an immutable deep copy of plain data (shared as is once frozen)."""
+    kind = type(value)
+    if kind is FrozenDict or kind is FrozenList:
+        return value
+    if kind is dict:
+        out = {}
+        for key, item in value.items():
+            # Most attribute values are one scalar, {"S": "..."}: freeze those inline.
+            if type(item) is dict and len(item) == 1:
+                for tag, leaf in item.items():
+                    if tag in _SCALAR_TYPES and isinstance(leaf, _IMMUTABLE):
+                        out[key] = FrozenDict(((tag, leaf),))
+                    else:
+                        out[key] = freeze(item)
+            else:
+                out[key] = freeze(item)
+        return FrozenDict(out)
+    if isinstance(value, dict):
+        return FrozenDict({key: freeze(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return FrozenList(freeze(item) for item in value)
+    if kind is tuple:
+        return tuple(freeze(item) for item in value)
+    if isinstance(value, _IMMUTABLE):
+        return value
+    if isinstance(value, (set, frozenset)):
+        return frozenset(value)
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
     return copy.deepcopy(value)
 
 
@@ -324,7 +397,8 @@ class ItemCache(_BaseCache):
         if entry is None:
             return None
         # The stored value is never mutated, so copying outside the lock is safe.
-        return MISSING if entry.value is MISSING else copy_raw(entry.value)
+        # Frozen on the way in, so it is shared as is: nobody can change it.
+        return entry.value
 
     def mark(self) -> int:
         """Return the current write sequence number, to pass as ``since=`` to a later put."""
@@ -344,7 +418,7 @@ class ItemCache(_BaseCache):
         if raw is None or raw is MISSING:
             self.put_missing(table, pk, ttl, since=since)
             return
-        self._store_entry(table, pk, copy_raw(raw), ttl, negative=False, since=since,
+        self._store_entry(table, pk, freeze(raw), ttl, negative=False, since=since,
                           replace=replace, write=write)
 
     def put_missing(self, table: str, pk: str, ttl: float | None = None, *, since: int | None = None) -> None:
@@ -441,13 +515,13 @@ class QueryCache(_BaseCache):
                 # written meanwhile, the result lands where nobody looks.
                 self._guard.remember((table, key), generation)
         stats.record_cache(entry is not None)
-        return None if entry is None else copy_raw(entry.value)
+        return None if entry is None else entry.value
 
     def put(self, table: str, key: Hashable, value: Any, ttl: float | None = None, *, generation: int | None = None) -> None:
         """Cache a query result for min(ttl, QUERY_CACHE_TTL) seconds."""
         if value is None or (ttl is not None and ttl <= 0):
             return
-        value = copy_raw(value)
+        value = freeze(value)
         with self._lock:
             store = self._ensure()
             seen = self._guard.take((table, key))

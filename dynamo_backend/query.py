@@ -535,7 +535,7 @@ class DynamoQuerySet:
         objs = [self.model.from_raw(raw) for raw in raws]
         if self._prefetch:
             attach_related(self.model, objs, self._prefetch)
-        return Page(self._transform(objs), copy.deepcopy(next_key) if next_key else None)
+        return Page(self._transform(objs), cache.copy_raw(next_key) if next_key else None)
 
     # -- writes ------------------------------------------------------------------
     def create(self, **kwargs: Any) -> Any:
