@@ -1,0 +1,82 @@
+"""Start-up behaviour: tables created by the AppConfig, racing workers, client settings."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.apps import apps
+from django.test import override_settings
+
+from dynamo_backend import connection
+from dynamo_backend.table import describe, ensure_table
+
+from .conftest import backend_settings, reset_library
+from .models import Post
+
+
+def test_create_tables_on_startup_creates_every_models_tables(engine):
+    with override_settings(DYNAMO_BACKEND={**engine.settings, "CREATE_TABLES_ON_STARTUP": True}):
+        apps.get_app_config("dynamo_backend").ready()
+        from services.blog.models import Author, Comment, Post as BlogPost
+
+        for model in (Author, BlogPost, Comment, Post):
+            table = describe(model._meta.table_name)
+            assert table is not None and table["TableStatus"] == "ACTIVE", model
+
+
+def test_startup_without_the_setting_creates_nothing(engine):
+    apps.get_app_config("dynamo_backend").ready()
+    assert engine.table_names() == []
+
+
+def test_workers_racing_to_create_one_table_all_succeed(engine):
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            ensure_table(Post)
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert describe(Post._meta.table_name)["TableStatus"] == "ACTIVE"
+    assert Post._meta.table_name in engine.table_names()
+
+
+def test_endpoint_and_region_fall_back_to_the_aws_variables(monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:4999")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    settings = backend_settings(None, "t_")
+    del settings["ENDPOINT_URL"], settings["REGION"]
+    with override_settings(DYNAMO_BACKEND=settings):
+        reset_library()
+        client = connection.get_client()
+        assert client.meta.endpoint_url == "http://127.0.0.1:4999"
+        assert client.meta.region_name == "eu-west-1"
+    reset_library()
+
+
+def test_client_uses_standard_retries_and_the_configured_timeouts():
+    settings = {**backend_settings("http://127.0.0.1:4999", "t_"), "CONNECT_TIMEOUT": 1.5, "READ_TIMEOUT": 3}
+    with override_settings(DYNAMO_BACKEND=settings):
+        reset_library()
+        config = connection.get_client().meta.config
+        assert config.retries["mode"] == "standard"
+        assert config.connect_timeout == 1.5 and config.read_timeout == 3
+    reset_library()
+
+
+@pytest.mark.parametrize("key", ["CACHE_TTL", "READ_TIMEOUT"])
+def test_a_negative_number_setting_is_check_e002(key):
+    from django.core.checks import run_checks
+
+    with override_settings(DYNAMO_BACKEND={key: -1}):
+        ids = [m.id for m in run_checks(tags=["dynamo_backend"])]
+    assert "dynamo_backend.E002" in ids
