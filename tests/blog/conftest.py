@@ -1,7 +1,8 @@
-"""Blog test fixtures: a fresh moto DynamoDB with the blog's tables per test.
+"""Blog test fixtures: the blog's tables, fresh for each test, on each engine.
 
-Independent of the shared harness: works whether or not tests/conftest.py
-has configured Django already.
+Every blog test runs on moto in-process and on dynalite over HTTP (the
+library's harness in tests/engines.py starts and stops dynalite; with
+CI=true a missing engine fails the run). ``DDB_BLOG_ENGINES=moto`` narrows it.
 """
 
 from __future__ import annotations
@@ -19,16 +20,35 @@ from django.apps import apps  # noqa: E402
 if not apps.ready:
     django.setup()
 
-import moto  # noqa: E402
+import contextlib  # noqa: E402
+
 import pytest  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
 
 from dynamo_backend import cache, connection  # noqa: E402
-from dynamo_backend.table import ensure_table  # noqa: E402
+from dynamo_backend.table import delete_table, ensure_table  # noqa: E402
 from services.blog.models import Author, Comment, Post  # noqa: E402
+from tests import engines  # noqa: E402
 
 BLOG_MODELS = (Author, Post, Comment)
+BLOG_ENGINES = tuple(e for e in os.environ.get("DDB_BLOG_ENGINES", "moto,dynalite").split(",") if e)
+
+
+def pytest_generate_tests(metafunc):
+    if "blog_engine_name" in metafunc.fixturenames:
+        metafunc.parametrize("blog_engine_name", BLOG_ENGINES, ids=list(BLOG_ENGINES), scope="session")
+
+
+@pytest.fixture(scope="session")
+def blog_engine(blog_engine_name):
+    """The engine (moto in-process or a dynalite server) the blog tests of this round use."""
+    engine = engines.get_engine(blog_engine_name)
+    try:
+        engine.start()
+    except engines.EngineUnavailable as exc:
+        engines.unavailable(str(exc))
+    return engine
 
 
 def pytest_configure(config):
@@ -36,8 +56,8 @@ def pytest_configure(config):
 
 
 @pytest.fixture(autouse=True)
-def dynamo(request, monkeypatch):
-    """Moto DynamoDB, a unique table prefix, clean caches, the three tables."""
+def dynamo(request, monkeypatch, blog_engine):
+    """The engine of this round, a unique table prefix, clean caches, the three tables."""
     if request.node.get_closest_marker("no_dynamo"):
         yield None
         return
@@ -46,10 +66,10 @@ def dynamo(request, monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with moto.mock_aws():
+    with blog_engine.activate():
         config = {
             **settings.DYNAMO_BACKEND,
-            "ENDPOINT_URL": None,
+            "ENDPOINT_URL": blog_engine.endpoint_url,
             "REGION": "us-east-1",
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
@@ -64,6 +84,12 @@ def dynamo(request, monkeypatch):
             try:
                 yield config
             finally:
+                if blog_engine.is_server:  # moto forgets everything with its mock
+                    with override_settings(DYNAMO_BACKEND=config):
+                        connection.reset_client()
+                        for model in BLOG_MODELS:
+                            with contextlib.suppress(Exception):
+                                delete_table(model, wait=False)
                 cache.reset()
                 connection.reset_client()
 
