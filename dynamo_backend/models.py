@@ -12,7 +12,7 @@ from .exceptions import (
     ValidationError, VersionConflict,
 )
 from .expressions import Builder, compile_update
-from .fields import NOT_PROVIDED, Field, FieldValueError, UUIDField
+from .fields import MAX_ITEM_BYTES, NOT_PROVIDED, Field, FieldValueError, UUIDField, item_size
 from .options import Options
 
 # A claim older than this whose owner does not hold the value is stale (a crash
@@ -231,6 +231,15 @@ class DynamoModel(metaclass=ModelBase):
         for field in self._meta.fields.values():
             field.pre_save(self, add)
         self.full_clean()
+        self.check_item_size()
+
+    def check_item_size(self) -> None:
+        """Refuse an item over DynamoDB's 400 KB limit, naming its largest field."""
+        size, largest = item_size(self.to_raw())
+        if size > MAX_ITEM_BYTES:
+            raise ValidationError({largest or "__all__": [
+                f"The item would be {size:,} bytes; DynamoDB's limit is {MAX_ITEM_BYTES:,} "
+                f"(this is its largest field)."]})
 
     def save(self, update_fields: list[str] | None = None) -> None:
         """Validate and write: a conditional insert when new, else an update of the changed fields."""

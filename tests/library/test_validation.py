@@ -126,3 +126,22 @@ def test_integer_beyond_38_digits_is_refused(engine):
 
     assert "i" in info.value.message_dict
     assert_nothing_written(engine, Typed)
+
+
+@pytest.mark.models("Blob")
+def test_an_item_over_400_kb_is_refused_naming_its_largest_field_and_writes_nothing(engine):
+    from .models import Blob
+
+    with pytest.raises(ValidationError) as info:
+        Blob.objects.create(group="g", payload="x" * (401 * 1024))
+    assert "payload" in info.value.message_dict
+    assert "400,000" in str(info.value)
+    assert engine.raw_scan(Blob) == []
+
+
+@pytest.mark.models("Blob")
+def test_an_item_just_under_400_kb_is_stored(engine):
+    from .models import Blob
+
+    blob = Blob.objects.create(group="g", payload="x" * 390_000)
+    assert len(Blob.objects.get(pk=blob.pk).payload) == 390_000
