@@ -117,3 +117,12 @@ def load_many(model: Any, pks: Iterable[str], *, consistent: bool = False) -> di
                 remember(model, item)
                 found[pk] = item
     return found
+
+
+def claim_owner(model: Any, field_name: str, value: str, *, consistent: bool = False) -> str | None:
+    """Return the pk holding the unique claim on field=value, or None."""
+    params: dict = {"TableName": model._meta.unique_table_name, "Key": {"pk": {"S": f"{field_name}#{value}"}}}
+    if consistent:
+        params["ConsistentRead"] = True
+    item = connection.call("GetItem", **params).get("Item")
+    return item["owner"]["S"] if item else None

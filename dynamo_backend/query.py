@@ -34,6 +34,7 @@ class Plan:
     residual: Node | None = None
     ordered_by_db: bool = False
     empty: bool = False
+    unique: tuple[str, str] | None = None  # (field, stored value): found through its claim
 
     def as_dict(self) -> dict:
         """Return the plan as plain data (what explain() shows)."""
@@ -45,6 +46,8 @@ class Plan:
         }
         if self.keys:
             out["keys"] = list(self.keys)
+        if self.unique is not None:
+            out["via_unique_claim"] = {"field": self.unique[0], "value": self.unique[1]}
         if self.residual is not None:
             out["evaluated_in_python"] = True
         return out
@@ -216,6 +219,15 @@ class DynamoQuerySet:
             if isinstance(cond, Leaf) and cond.field.name == "pk" and cond.lookup == "in":
                 keys = list(dict.fromkeys(cond.value))
                 return Plan("BatchGetItem", table, keys=keys, residual=rest([cond]), empty=not keys)
+        indexed = {i.partition_key for i in meta.indexes}
+        for cond in conjuncts:
+            # Equality on a unique field: its claim names the one item that can hold
+            # the value (two GetItems instead of a Scan). The condition stays in the
+            # residual, so a stale claim never returns the wrong item.
+            if (isinstance(cond, Leaf) and cond.field.unique and cond.lookup == "exact"
+                    and cond.value is not None and cond.field.name not in indexed):
+                stored = cond.field.value_to_av(cond.value)["S"]
+                return Plan("GetItem", table, unique=(cond.field.name, stored), residual=rest([]))
 
         order = self._order
         best = None
@@ -315,7 +327,9 @@ class DynamoQuerySet:
             return
         model = self.model
         if plan.operation == "GetItem":
-            raw = loading.load_one(model, plan.keys[0], consistent=self._consistent)
+            key = plan.keys[0] if plan.keys else loading.claim_owner(model, *plan.unique,
+                                                                     consistent=self._consistent)
+            raw = loading.load_one(model, key, consistent=self._consistent) if key else None
             raws = [raw] if raw is not None else []
         elif plan.operation == "BatchGetItem":
             found = loading.load_many(model, plan.keys, consistent=self._consistent)
