@@ -56,12 +56,23 @@ def unknown_keys() -> list[str]:
     return sorted(k for k in user_settings() if k not in DEFAULTS)
 
 
+_checked: tuple[int, int] | None = None
+
+
 def get_setting(name: str) -> Any:
     """Return one setting, from DYNAMO_BACKEND or its default."""
+    global _checked
     if name not in DEFAULTS:
         raise KeyError(name)
     values = user_settings()
-    bad = [k for k in values if k not in DEFAULTS]
+    # Runs on every call (hot path): check the keys only when the dict changes.
+    signature = (id(values), len(values))
+    if _checked == signature:
+        bad = []
+    else:
+        bad = [k for k in values if k not in DEFAULTS]
+        if not bad:
+            _checked = signature
     if bad:
         raise ConfigurationError(
             f"Unknown DYNAMO_BACKEND key(s): {', '.join(sorted(bad))}. "
