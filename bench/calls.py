@@ -59,7 +59,10 @@ def build_fixture(base: str) -> dict[str, Any]:
     list_authors = [create_author(http, base, prefix="bench-list")["pk"] for _ in range(LIST_AUTHORS)]
     fixture["list"] = {
         "authors": list_authors,
-        "posts": [create_post(http, base, list_authors[i % LIST_AUTHORS], prefix="bench-list")["pk"] for i in range(LIST_POSTS)],
+        "posts": [
+            create_post(http, base, list_authors[i % LIST_AUTHORS], prefix="bench-list")["pk"]
+            for i in range(LIST_POSTS)
+        ],
     }
     return fixture
 
@@ -74,17 +77,41 @@ class Page:
 
 
 PAGES = (
-    Page("posts_list", f"GET /api/posts/?limit={LIST_POSTS}", lambda fx: f"/api/posts/?limit={LIST_POSTS}",
-         lambda body: 1 + len(body["results"]), "1 Query + 1 GetItem per post"),
-    Page("post_detail", "GET /api/posts/<pk>/", lambda fx: f"/api/posts/{fx['detail']['post']}/",
-         lambda body: 4 + len(body["comments"]), "GetItem + Query + 1 GetItem per comment + GetItem author + UpdateItem"),
-    Page("comments_list", "GET /api/posts/<pk>/comments/",
-         lambda fx: f"/api/posts/{fx['comments']['post']}/comments/?limit={DETAIL_COMMENTS}",
-         lambda body: 2 + len(body["results"]), "GetItem post + Query + 1 GetItem per comment"),
-    Page("author_detail", "GET /api/authors/<pk>/", lambda fx: f"/api/authors/{fx['lone_author']}/",
-         lambda body: 1, "1 GetItem"),
-    Page("authors_list", f"GET /api/authors/?limit={LIST_POSTS}", lambda fx: f"/api/authors/?limit={LIST_POSTS}",
-         lambda body: 1, "1 Scan"),
+    Page(
+        "posts_list",
+        f"GET /api/posts/?limit={LIST_POSTS}",
+        lambda fx: f"/api/posts/?limit={LIST_POSTS}",
+        lambda body: 1 + len(body["results"]),
+        "1 Query + 1 GetItem per post",
+    ),
+    Page(
+        "post_detail",
+        "GET /api/posts/<pk>/",
+        lambda fx: f"/api/posts/{fx['detail']['post']}/",
+        lambda body: 4 + len(body["comments"]),
+        "GetItem + Query + 1 GetItem per comment + GetItem author + UpdateItem",
+    ),
+    Page(
+        "comments_list",
+        "GET /api/posts/<pk>/comments/",
+        lambda fx: f"/api/posts/{fx['comments']['post']}/comments/?limit={DETAIL_COMMENTS}",
+        lambda body: 2 + len(body["results"]),
+        "GetItem post + Query + 1 GetItem per comment",
+    ),
+    Page(
+        "author_detail",
+        "GET /api/authors/<pk>/",
+        lambda fx: f"/api/authors/{fx['lone_author']}/",
+        lambda body: 1,
+        "1 GetItem",
+    ),
+    Page(
+        "authors_list",
+        f"GET /api/authors/?limit={LIST_POSTS}",
+        lambda fx: f"/api/authors/?limit={LIST_POSTS}",
+        lambda body: 1,
+        "1 Scan",
+    ),
 )
 
 

@@ -66,9 +66,14 @@ def pick_query(endpoint: str, hint: str = "comment", attribute: str = "post_pk")
             continue
         items = client.scan(TableName=table, Limit=1).get("Items", [])
         if items and chosen[1] in items[0]:
-            return {"TableName": table, "IndexName": chosen[0], "Limit": 10,
-                    "KeyConditionExpression": "#k = :v", "ExpressionAttributeNames": {"#k": chosen[1]},
-                    "ExpressionAttributeValues": {":v": items[0][chosen[1]]}}
+            return {
+                "TableName": table,
+                "IndexName": chosen[0],
+                "Limit": 10,
+                "KeyConditionExpression": "#k = :v",
+                "ExpressionAttributeNames": {"#k": chosen[1]},
+                "ExpressionAttributeValues": {":v": items[0][chosen[1]]},
+            }
     raise RuntimeError(f"no index Query to make on tables matching {hint!r}")
 
 
@@ -116,7 +121,13 @@ def call_rate(endpoint: str, op: str, params: dict, *, seconds: float = 5.0, thr
     for worker in workers:
         worker.join()
     elapsed = time.perf_counter() - began
-    return {"threads": threads, "calls": sum(counts), "errors": sum(errors), "seconds": elapsed, "rate": sum(counts) / elapsed}
+    return {
+        "threads": threads,
+        "calls": sum(counts),
+        "errors": sum(errors),
+        "seconds": elapsed,
+        "rate": sum(counts) / elapsed,
+    }
 
 
 def _process_loop(args: tuple[str, str, dict, float, int, float]) -> dict[str, float]:
@@ -126,15 +137,18 @@ def _process_loop(args: tuple[str, str, dict, float, int, float]) -> dict[str, f
     return call_rate(endpoint, op, params, seconds=seconds, threads=threads)
 
 
-def getitem_rate_processes(endpoint: str, table: str, key: dict, *, seconds: float = 5.0, processes: int = 2,
-                           threads: int = 4) -> dict[str, float]:
+def getitem_rate_processes(
+    endpoint: str, table: str, key: dict, *, seconds: float = 5.0, processes: int = 2, threads: int = 4
+) -> dict[str, float]:
     """GetItem calls per second with ``processes`` x ``threads`` concurrent loops."""
-    return call_rate_processes(endpoint, "get_item", {"TableName": table, "Key": key}, seconds=seconds,
-                               processes=processes, threads=threads)
+    return call_rate_processes(
+        endpoint, "get_item", {"TableName": table, "Key": key}, seconds=seconds, processes=processes, threads=threads
+    )
 
 
-def call_rate_processes(endpoint: str, op: str, params: dict, *, seconds: float = 5.0, processes: int = 2,
-                        threads: int = 4) -> dict[str, float]:
+def call_rate_processes(
+    endpoint: str, op: str, params: dict, *, seconds: float = 5.0, processes: int = 2, threads: int = 4
+) -> dict[str, float]:
     """``op`` calls per second with ``processes`` x ``threads`` concurrent loops."""
     ctx = multiprocessing.get_context("spawn")
     start_at = time.time() + 3.0 + processes  # time for the children to import boto3 and warm up
@@ -142,5 +156,11 @@ def call_rate_processes(endpoint: str, op: str, params: dict, *, seconds: float 
         parts = pool.map(_process_loop, [(endpoint, op, params, seconds, threads, start_at)] * processes)
     calls = sum(p["calls"] for p in parts)
     elapsed = max(p["seconds"] for p in parts)
-    return {"processes": processes, "threads": processes * threads, "calls": calls,
-            "errors": sum(p["errors"] for p in parts), "seconds": elapsed, "rate": calls / elapsed}
+    return {
+        "processes": processes,
+        "threads": processes * threads,
+        "calls": calls,
+        "errors": sum(p["errors"] for p in parts),
+        "seconds": elapsed,
+        "rate": calls / elapsed,
+    }

@@ -203,8 +203,11 @@ def run(n: int = 10_000, repeat: int = 7) -> dict[str, Any]:
     for name, samples in times.items():
         best, median = min(samples), statistics.median(samples)
         out["contenders"][name] = {
-            "best_s": best, "median_s": median, "samples_s": samples,
-            "items_per_s": n / best, "us_per_item": best / n * 1e6,
+            "best_s": best,
+            "median_s": median,
+            "samples_s": samples,
+            "items_per_s": n / best,
+            "us_per_item": best / n * 1e6,
         }
     ours = out["contenders"]["ours"]
     out["speedup"] = {

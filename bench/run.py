@@ -105,7 +105,7 @@ class BenchConfig:
     def from_env(cls) -> "BenchConfig":
         quick = os.environ.get("BENCH_QUICK", "").strip() not in ("", "0")
         seed = [int(x) for x in os.environ.get("BENCH_SEED", "40,200,5").split(",")]
-        seed += [40, 200, 5][len(seed):]
+        seed += [40, 200, 5][len(seed) :]
         return cls(
             users=_int("BENCH_USERS", 20),
             duration=_int("BENCH_DURATION", 10 if quick else 20),
@@ -119,8 +119,9 @@ class BenchConfig:
             items=_int("BENCH_ITEMS", 2000 if quick else 10_000),
             repeat=_int("BENCH_REPEAT", 3 if quick else 7),
             rounds=_int("BENCH_ROUNDS", 2),
-            emulators=tuple(e.strip() for e in os.environ.get("BENCH_EMULATORS", "moto,dynalite").split(",")
-                            if e.strip()),
+            emulators=tuple(
+                e.strip() for e in os.environ.get("BENCH_EMULATORS", "moto,dynalite").split(",") if e.strip()
+            ),
         )
 
 
@@ -177,26 +178,57 @@ class Bench:
 
     # -- locust phases ---------------------------------------------------------
 
-    def phase(self, name: str, *, locustfile: str, host: str, seconds: int, users: Optional[int] = None,
-              endpoint: Optional[str] = None, closed_loop: bool = True,
-              pool_file: Optional[Path] = None) -> dict[str, Any]:
+    def phase(
+        self,
+        name: str,
+        *,
+        locustfile: str,
+        host: str,
+        seconds: int,
+        users: Optional[int] = None,
+        endpoint: Optional[str] = None,
+        closed_loop: bool = True,
+        pool_file: Optional[Path] = None,
+    ) -> dict[str, Any]:
         users = users or self.cfg.users
         env = {"LOADTEST_POOL_FILE": str(pool_file or self.pool_file), "LOADTEST_ENDPOINT": endpoint}
         if closed_loop:
             env["LOADTEST_WAIT"] = "0"
         extra = ["--reset-stats"] if closed_loop else []
-        run = run_locust(f"loadtests/{locustfile}", host, users=users, spawn_rate=users, run_time=f"{seconds}s",
-                         csv_prefix=WORK / name, env=env, extra_args=extra, timeout=seconds + 120)
+        run = run_locust(
+            f"loadtests/{locustfile}",
+            host,
+            users=users,
+            spawn_rate=users,
+            run_time=f"{seconds}s",
+            csv_prefix=WORK / name,
+            env=env,
+            extra_args=extra,
+            timeout=seconds + 120,
+        )
         result = run.summary()
-        result.update(name=name, users=users, seconds=seconds, returncode=run.returncode,
-                      failures_detail=run.failures[:10], exceptions=len(run.exceptions),
-                      per_request={k: run.figures(k) for k in run.names()},
-                      tally=run.server_timing, locust=run.locust_stats)
+        result.update(
+            name=name,
+            users=users,
+            seconds=seconds,
+            returncode=run.returncode,
+            failures_detail=run.failures[:10],
+            exceptions=len(run.exceptions),
+            per_request={k: run.figures(k) for k in run.names()},
+            tally=run.server_timing,
+            locust=run.locust_stats,
+        )
         add_tally_ratios(result)
-        log(f"  {name}: {result['rps']:.1f} req/s, p50/p95/p99 {result['p50']:.0f}/{result['p95']:.0f}/"
+        log(
+            f"  {name}: {result['rps']:.1f} req/s, p50/p95/p99 {result['p50']:.0f}/{result['p95']:.0f}/"
             f"{result['p99']:.0f} ms, {result['failures']} failures of {result['requests']}"
-            + (f", {result['calls_per_request']:.2f} ddb calls/req" if result.get("calls_per_request") is not None else "")
-            + (" [locust CPU > 90%]" if result["cpu_warning"] else ""))
+            + (
+                f", {result['calls_per_request']:.2f} ddb calls/req"
+                if result.get("calls_per_request") is not None
+                else ""
+            )
+            + (" [locust CPU > 90%]" if result["cpu_warning"] else "")
+        )
         return result
 
     def abba(self, a: tuple[str, dict[str, Any]], b: tuple[str, dict[str, Any]], seconds: int) -> tuple[dict, dict]:
@@ -215,14 +247,17 @@ class Bench:
 
     def warmup(self, name: str, host: str, pool_file: Optional[Path] = None) -> None:
         if self.cfg.warmup > 0:
-            self.phase(f"warmup_{name}", locustfile="read_mix.py", host=host, seconds=self.cfg.warmup,
-                       pool_file=pool_file)
+            self.phase(
+                f"warmup_{name}", locustfile="read_mix.py", host=host, seconds=self.cfg.warmup, pool_file=pool_file
+            )
 
     def read_mix(self, emulator: str, off_url: str, on_url: str, pool_file: Path) -> dict[str, Any]:
         """Section a on one emulator: warm-ups, then caches off vs on in ABBA rounds."""
         cfg = self.cfg
-        log(f"a. read mix on {emulator}, {cfg.users} users, {cfg.duration}s each side in {cfg.rounds} ABBA rounds: "
-            "caches off vs on ...")
+        log(
+            f"a. read mix on {emulator}, {cfg.users} users, {cfg.duration}s each side in {cfg.rounds} ABBA rounds: "
+            "caches off vs on ..."
+        )
         self.warmup(f"{emulator}_off", off_url, pool_file)
         self.warmup(f"{emulator}_on", on_url, pool_file)
         mix_off, mix_on = self.abba(
@@ -231,8 +266,10 @@ class Bench:
             cfg.duration,
         )
         speedup = mix_on["rps"] / mix_off["rps"] if mix_off.get("rps") else float("nan")
-        log(f"  read mix on {emulator} merged: off {mix_off['rps']:.1f} req/s, on {mix_on['rps']:.1f} req/s "
-            f"({speedup:.2f}x)")
+        log(
+            f"  read mix on {emulator} merged: off {mix_off['rps']:.1f} req/s, on {mix_on['rps']:.1f} req/s "
+            f"({speedup:.2f}x)"
+        )
         return {"off": mix_off, "on": mix_on, "emulator": emulator}
 
     def emulator_rates(self, name: str, endpoint: str) -> dict[str, Any]:
@@ -243,21 +280,25 @@ class Bench:
         out: dict[str, Any] = {
             "table": table,
             "single": ceiling.getitem_rate(endpoint, table, key, seconds=5, threads=1),
-            "concurrent": ceiling.getitem_rate_processes(endpoint, table, key, seconds=5,
-                                                         processes=cfg.workers, threads=cfg.threads),
+            "concurrent": ceiling.getitem_rate_processes(
+                endpoint, table, key, seconds=5, processes=cfg.workers, threads=cfg.threads
+            ),
         }
         try:
             query = ceiling.pick_query(endpoint)
-            out["query"] = ceiling.call_rate_processes(endpoint, "query", query, seconds=5,
-                                                       processes=cfg.workers, threads=cfg.threads)
+            out["query"] = ceiling.call_rate_processes(
+                endpoint, "query", query, seconds=5, processes=cfg.workers, threads=cfg.threads
+            )
             out["query"]["index"] = f"{query['TableName']}/{query['IndexName']}"
         except RuntimeError as exc:
             log(f"  no index Query measured: {exc}")
         for k in ("single", "concurrent", "query"):
             v = out.get(k)
             if v:
-                log(f"  {name} {'Query' if k == 'query' else 'GetItem'} ({v['threads']} threads): "
-                    f"{v['rate']:.0f} calls/s, {v['errors']} errors")
+                log(
+                    f"  {name} {'Query' if k == 'query' else 'GetItem'} ({v['threads']} threads): "
+                    f"{v['rate']:.0f} calls/s, {v['errors']} errors"
+                )
         return out
 
     def dynalite_read_mix(self, results: dict[str, Any]) -> None:
@@ -273,19 +314,29 @@ class Bench:
             with ExitStack() as stack:
                 log("starting dynalite and two stacks on it: caches off, caches on ...")
                 dyn = stack.enter_context(Dynalite(log_path=WORK / "dynalite.log"))
-                off = stack.enter_context(DevStack(log_path=WORK / "stack-dynalite-off.log",
-                                                   dynamodb_endpoint=dyn.endpoint,
-                                                   env={**self.stack_env, "DYNAMO_CACHE_TTL": "0"}))
-                on = stack.enter_context(DevStack(log_path=WORK / "stack-dynalite-on.log",
-                                                  dynamodb_endpoint=dyn.endpoint,
-                                                  env={**self.stack_env, "DYNAMO_CACHE_TTL": None}))
+                off = stack.enter_context(
+                    DevStack(
+                        log_path=WORK / "stack-dynalite-off.log",
+                        dynamodb_endpoint=dyn.endpoint,
+                        env={**self.stack_env, "DYNAMO_CACHE_TTL": "0"},
+                    )
+                )
+                on = stack.enter_context(
+                    DevStack(
+                        log_path=WORK / "stack-dynalite-on.log",
+                        dynamodb_endpoint=dyn.endpoint,
+                        env={**self.stack_env, "DYNAMO_CACHE_TTL": None},
+                    )
+                )
                 authors, posts, comments = cfg.seed
                 log(f"seeding dynalite: {authors} authors, {posts} posts, {comments} comments ...")
                 seed = self.seed(dyn.endpoint, off.url, authors, posts, comments)
                 pool = common.discover_pool(off.url, common.Settings.from_env())
                 pool_file.write_text(json.dumps(pool))
                 results["emulators"]["dynalite"] = {
-                    "ran": True, "endpoint": dyn.endpoint, "seed": seed,
+                    "ran": True,
+                    "endpoint": dyn.endpoint,
+                    "seed": seed,
                     "pool": {"posts": len(pool["posts"]), "authors": len(pool["authors"])},
                     "servers": {"off": off.url, "on": on.url},
                 }
@@ -301,26 +352,58 @@ class Bench:
 
     def run(self) -> dict[str, Any]:
         cfg = self.cfg
-        results: dict[str, Any] = {"machine": machine(), "config": asdict(cfg),
-                                   "started": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        results: dict[str, Any] = {
+            "machine": machine(),
+            "config": asdict(cfg),
+            "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
         t0 = time.monotonic()
 
         log(f"d. materialising {cfg.items} items x {cfg.repeat} (ours / TypeDeserializer / PynamoDB) ...")
         out = WORK / "materialize.json"
-        subprocess.run([PYTHON, "-m", "bench.materialize", "--items", str(cfg.items), "--repeat", str(cfg.repeat),
-                        "--json", str(out)], cwd=ROOT, check=True)
+        subprocess.run(
+            [
+                PYTHON,
+                "-m",
+                "bench.materialize",
+                "--items",
+                str(cfg.items),
+                "--repeat",
+                str(cfg.repeat),
+                "--json",
+                str(out),
+            ],
+            cwd=ROOT,
+            check=True,
+        )
         results["materialize"] = json.loads(out.read_text())
 
         with ExitStack() as stack:
             log("starting moto server ...")
             moto = stack.enter_context(MotoServer(log_path=WORK / "moto.log"))
             log("starting the stacks: caches off, caches on, bare Django ...")
-            off = stack.enter_context(DevStack(log_path=WORK / "stack-off.log", dynamodb_endpoint=moto.endpoint,
-                                               env={**self.stack_env, "DYNAMO_CACHE_TTL": "0"}))
-            on = stack.enter_context(DevStack(log_path=WORK / "stack-on.log", dynamodb_endpoint=moto.endpoint,
-                                              env={**self.stack_env, "DYNAMO_CACHE_TTL": None}))
-            bare = stack.enter_context(Gunicorn("bench.bare_app:application", log_path=WORK / "bare.log",
-                                                health_path="/healthz", env=self.server_env))
+            off = stack.enter_context(
+                DevStack(
+                    log_path=WORK / "stack-off.log",
+                    dynamodb_endpoint=moto.endpoint,
+                    env={**self.stack_env, "DYNAMO_CACHE_TTL": "0"},
+                )
+            )
+            on = stack.enter_context(
+                DevStack(
+                    log_path=WORK / "stack-on.log",
+                    dynamodb_endpoint=moto.endpoint,
+                    env={**self.stack_env, "DYNAMO_CACHE_TTL": None},
+                )
+            )
+            bare = stack.enter_context(
+                Gunicorn(
+                    "bench.bare_app:application",
+                    log_path=WORK / "bare.log",
+                    health_path="/healthz",
+                    env=self.server_env,
+                )
+            )
             results["servers"] = {"off": off.url, "on": on.url, "bare": bare.url, "moto": moto.endpoint}
             results["emulators"] = {"moto": {"ran": True, "endpoint": moto.endpoint}}
             results["read_mix"], results["getitem"] = {}, {}
@@ -336,8 +419,10 @@ class Bench:
             fixture = calls_mod.build_fixture(off.url)
             results["calls"] = {"off": calls_mod.measure(off.url, fixture), "on": calls_mod.measure(on.url, fixture)}
             for key, row in results["calls"]["on"].items():
-                log(f"  {row['label']}: naive {row['naive']}, off {results['calls']['off'][key]['first']}, "
-                    f"on cold {row['first']}, on warm {row['warm']}")
+                log(
+                    f"  {row['label']}: naive {row['naive']}, off {results['calls']['off'][key]['first']}, "
+                    f"on cold {row['first']}, on warm {row['warm']}"
+                )
 
             results["read_mix"]["moto"] = self.read_mix("moto", off.url, on.url, self.pool_file)
             if "dynalite" in cfg.emulators:
@@ -350,26 +435,47 @@ class Bench:
             endpoints: dict[str, Any] = {"on": {}, "off": {}}
             results["bare"], endpoints["on"]["author_detail"] = self.abba(
                 ("bare", {"locustfile": "endpoint.py", "host": bare.url, "endpoint": "bare"}),
-                ("endpoint_on_author_detail", {"locustfile": "endpoint.py", "host": on.url, "endpoint": "author_detail"}),
+                (
+                    "endpoint_on_author_detail",
+                    {"locustfile": "endpoint.py", "host": on.url, "endpoint": "author_detail"},
+                ),
                 cfg.duration,
             )
-            log(f"  merged: bare {results['bare']['rps']:.1f} req/s, cached author page "
-                f"{endpoints['on']['author_detail']['rps']:.1f} req/s")
+            log(
+                f"  merged: bare {results['bare']['rps']:.1f} req/s, cached author page "
+                f"{endpoints['on']['author_detail']['rps']:.1f} req/s"
+            )
             for ep in ENDPOINTS:
                 if ep != "author_detail":
-                    endpoints["on"][ep] = self.phase(f"endpoint_on_{ep}", locustfile="endpoint.py", host=on.url,
-                                                     seconds=cfg.endpoint_duration, endpoint=ep)
+                    endpoints["on"][ep] = self.phase(
+                        f"endpoint_on_{ep}",
+                        locustfile="endpoint.py",
+                        host=on.url,
+                        seconds=cfg.endpoint_duration,
+                        endpoint=ep,
+                    )
             for ep in ENDPOINTS:
-                endpoints["off"][ep] = self.phase(f"endpoint_off_{ep}", locustfile="endpoint.py", host=off.url,
-                                                  seconds=cfg.endpoint_duration, endpoint=ep)
+                endpoints["off"][ep] = self.phase(
+                    f"endpoint_off_{ep}",
+                    locustfile="endpoint.py",
+                    host=off.url,
+                    seconds=cfg.endpoint_duration,
+                    endpoint=ep,
+                )
             results["endpoints"] = endpoints
 
             results["getitem"]["moto"] = self.emulator_rates("moto", moto.endpoint)
 
             if cfg.mix_duration > 0:
                 log(f"the blog mix (readers + writers), {cfg.mix_users} users for {cfg.mix_duration}s, caches on ...")
-                results["blog_mix"] = self.phase("blog_mix", locustfile="locustfile.py", host=on.url,
-                                                 seconds=cfg.mix_duration, users=cfg.mix_users, closed_loop=False)
+                results["blog_mix"] = self.phase(
+                    "blog_mix",
+                    locustfile="locustfile.py",
+                    host=on.url,
+                    seconds=cfg.mix_duration,
+                    users=cfg.mix_users,
+                    closed_loop=False,
+                )
             log("stopping the stacks ...")
 
         results["elapsed_s"] = time.monotonic() - t0
@@ -378,13 +484,20 @@ class Bench:
     def seed(self, endpoint: str, api: str, authors: int, posts: int, comments: int) -> dict[str, Any]:
         env = base_env(AWS_ENDPOINT_URL_DYNAMODB=endpoint, DYNAMO_CACHE_TTL="0", **PRODUCTION_ENV)
         try:
-            manage(["seed_blog", "--authors", str(authors), "--posts", str(posts), "--comments", str(comments)], env=env)
+            manage(
+                ["seed_blog", "--authors", str(authors), "--posts", str(posts), "--comments", str(comments)], env=env
+            )
             return {"how": "manage.py seed_blog", "authors": authors, "posts": posts, "comments": comments}
         except HarnessError as exc:
             # Fall back to the API (through the caches-off stack), and say so in the report.
             log(f"  seed_blog failed, seeding through the API instead: {str(exc).splitlines()[0]}")
-            settings = dataclasses.replace(common.Settings.from_env(), min_posts=posts, seed_authors=authors,
-                                           seed_posts=posts, seed_comments=max(1, 2 * comments // max(posts, 1)))
+            settings = dataclasses.replace(
+                common.Settings.from_env(),
+                min_posts=posts,
+                seed_authors=authors,
+                seed_posts=posts,
+                seed_comments=max(1, 2 * comments // max(posts, 1)),
+            )
             created = common.ensure_seed(api, settings)
             return {"how": "API (seed_blog failed)", "authors": authors, "posts": created, "comments": "~"}
 

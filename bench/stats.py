@@ -13,6 +13,7 @@ from typing import Any
 
 from loadtests.harness import merge_entries as _merge_entries
 
+
 def merge(phases: list[dict[str, Any]]) -> dict[str, Any]:
     """One result from phases of the same workload (their names are listed in ``rounds``)."""
     if len(phases) == 1:
@@ -34,14 +35,18 @@ def merge(phases: list[dict[str, Any]]) -> dict[str, Any]:
         "requests": agg["requests"],
         "failures": agg["failures"],
         "rps": agg["rps"],
-        "p50": agg["p50"], "p95": agg["p95"], "p99": agg["p99"], "avg": agg["avg"],
+        "p50": agg["p50"],
+        "p95": agg["p95"],
+        "p99": agg["p99"],
+        "avg": agg["avg"],
         "rps_by_round": [p["rps"] for p in phases],
         "cpu_warning": any(p.get("cpu_warning") for p in phases),
         "returncode": max(p.get("returncode", 0) for p in phases),
         "failures_detail": [f for p in phases for f in p.get("failures_detail", [])][:10],
         "exceptions": sum(p.get("exceptions", 0) for p in phases),
-        "per_request": {key: _per_request(entries, agg["elapsed_s"]) for key, entries in locust_rows.items()
-                        if key != "Aggregated"},
+        "per_request": {
+            key: _per_request(entries, agg["elapsed_s"]) for key, entries in locust_rows.items() if key != "Aggregated"
+        },
         "tally": {k: dict(v) for k, v in timing.items()},
     }
     add_tally_ratios(out)

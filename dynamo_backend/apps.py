@@ -1,4 +1,5 @@
 """Django integration: checks, settings reload, tables created at startup when asked."""
+
 from __future__ import annotations
 
 import logging
@@ -40,8 +41,11 @@ class DynamoBackendConfig(AppConfig):
         try:
             created = ensure_all_tables()
         except DynamoBackendError as error:
-            logger.error("Could not create DynamoDB tables at startup: %s "
-                         "(run `python manage.py dynamo_tables create` once DynamoDB is reachable)", error)
+            logger.error(
+                "Could not create DynamoDB tables at startup: %s "
+                "(run `python manage.py dynamo_tables create` once DynamoDB is reachable)",
+                error,
+            )
             return
         made = [label for label, new in created.items() if new]
         if made:

@@ -6,6 +6,7 @@ requests, no item twice. Either may hand back part of the work as
 limit); that part is retried with exponential backoff and full jitter, a
 bounded number of times, then reported in a BatchGetError / BatchWriteError.
 """
+
 from __future__ import annotations
 
 import random as _random
@@ -19,7 +20,12 @@ from .conf import get_setting
 from .exceptions import BatchGetError, BatchWriteError
 
 __all__ = [
-    "GET_CHUNK", "WRITE_CHUNK", "RetryPolicy", "chunked", "batch_get", "batch_write",
+    "GET_CHUNK",
+    "WRITE_CHUNK",
+    "RetryPolicy",
+    "chunked",
+    "batch_get",
+    "batch_write",
     "write_chunks",
 ]
 
@@ -59,7 +65,7 @@ class RetryPolicy:
     def delay(self, attempt: int) -> float:
         """Return the pause before retry number ``attempt`` (0 for the first retry)."""
         # Full jitter: spreads the retries of many throttled clients apart.
-        return min(self.max_delay, self.base_delay * 2 ** attempt) * self.random()
+        return min(self.max_delay, self.base_delay * 2**attempt) * self.random()
 
 
 def chunked(iterable: Iterable[T], n: int) -> Iterator[list[T]]:
@@ -113,7 +119,7 @@ def batch_get(
         else:
             leftover = [_pk_of_key(key) for key in request["Keys"]]
             # Chunks never sent are just as unread as the leftovers of this one.
-            leftover += [pk for later in chunks[index + 1:] for pk in later]
+            leftover += [pk for later in chunks[index + 1 :] for pk in later]
             raise BatchGetError(
                 f"BatchGetItem on {table_name!r}: {len(leftover)} of {len(unique)} key(s) "
                 f"left unprocessed after {policy.max_attempts} attempt(s)",
@@ -178,7 +184,7 @@ def batch_write(
             if not pending:
                 break
         else:
-            leftover = list(pending) + [request for later in chunks[index + 1:] for request in later]
+            leftover = list(pending) + [request for later in chunks[index + 1 :] for request in later]
             raise BatchWriteError(
                 f"BatchWriteItem on {table_name!r}: {len(leftover)} of {len(requests)} request(s) "
                 f"left unprocessed after {policy.max_attempts} attempt(s)",

@@ -13,6 +13,7 @@ which refuse changes), so entries are handed out without copying and no
 mutable object is ever shared between threads or requests; model instances
 are always built fresh from them.
 """
+
 from __future__ import annotations
 
 import copy
@@ -29,9 +30,23 @@ from . import stats
 from .conf import get_setting
 
 __all__ = [
-    "MISSING", "scope", "in_scope", "identity_get", "identity_put", "identity_discard",
-    "ItemCache", "QueryCache", "item_cache", "query_cache",
-    "configure", "reset", "settings_changed", "copy_raw", "freeze", "FrozenDict", "FrozenList",
+    "MISSING",
+    "scope",
+    "in_scope",
+    "identity_get",
+    "identity_put",
+    "identity_discard",
+    "ItemCache",
+    "QueryCache",
+    "item_cache",
+    "query_cache",
+    "configure",
+    "reset",
+    "settings_changed",
+    "copy_raw",
+    "freeze",
+    "FrozenDict",
+    "FrozenList",
 ]
 
 Timer = Callable[[], float]
@@ -178,9 +193,7 @@ def freeze(value: Any) -> Any:
 # --------------------------------------------------------------------------
 # Identity map
 
-_identity: ContextVar[dict[tuple[str, str], Any] | None] = ContextVar(
-    "dynamo_backend_identity_map", default=None
-)
+_identity: ContextVar[dict[tuple[str, str], Any] | None] = ContextVar("dynamo_backend_identity_map", default=None)
 
 
 @contextmanager
@@ -406,8 +419,15 @@ class ItemCache(_BaseCache):
             return self._seq
 
     def put(
-        self, table: str, pk: str, raw: Any, ttl: float | None = None, *,
-        since: int | None = None, replace: bool = True, write: bool = False,
+        self,
+        table: str,
+        pk: str,
+        raw: Any,
+        ttl: float | None = None,
+        *,
+        since: int | None = None,
+        replace: bool = True,
+        write: bool = False,
     ) -> None:
         """Cache a raw item for ttl seconds (None: CACHE_TTL); a None raw caches a miss.
 
@@ -418,16 +438,23 @@ class ItemCache(_BaseCache):
         if raw is None or raw is MISSING:
             self.put_missing(table, pk, ttl, since=since)
             return
-        self._store_entry(table, pk, freeze(raw), ttl, negative=False, since=since,
-                          replace=replace, write=write)
+        self._store_entry(table, pk, freeze(raw), ttl, negative=False, since=since, replace=replace, write=write)
 
     def put_missing(self, table: str, pk: str, ttl: float | None = None, *, since: int | None = None) -> None:
         """Remember that (table, pk) does not exist, for NEGATIVE_CACHE_TTL seconds."""
         self._store_entry(table, pk, MISSING, ttl, negative=True, since=since, replace=True)
 
     def _store_entry(
-        self, table: str, pk: str, value: Any, ttl: float | None, *,
-        negative: bool, since: int | None, replace: bool, write: bool = False,
+        self,
+        table: str,
+        pk: str,
+        value: Any,
+        ttl: float | None,
+        *,
+        negative: bool,
+        since: int | None,
+        replace: bool,
+        write: bool = False,
     ) -> None:
         if ttl is not None and ttl <= 0:
             return
@@ -517,7 +544,9 @@ class QueryCache(_BaseCache):
         stats.record_cache(entry is not None)
         return None if entry is None else entry.value
 
-    def put(self, table: str, key: Hashable, value: Any, ttl: float | None = None, *, generation: int | None = None) -> None:
+    def put(
+        self, table: str, key: Hashable, value: Any, ttl: float | None = None, *, generation: int | None = None
+    ) -> None:
         """Cache a query result for min(ttl, QUERY_CACHE_TTL) seconds."""
         if value is None or (ttl is not None and ttl <= 0):
             return

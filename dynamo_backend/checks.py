@@ -1,4 +1,5 @@
 """System checks with stable ids: dynamo_backend.E001 ..."""
+
 from __future__ import annotations
 
 import re
@@ -21,24 +22,47 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
         return [checks.Error(str(error), hint="Set DYNAMO_BACKEND to a dict.", id="dynamo_backend.E001")]
     unknown = conf.unknown_keys()
     if unknown:
-        errors.append(checks.Error(
-            f"DYNAMO_BACKEND has unknown key(s): {', '.join(unknown)}",
-            hint=f"Known keys: {', '.join(conf.DEFAULTS)}", id="dynamo_backend.E001"))
-    numeric = ("CONNECT_TIMEOUT", "READ_TIMEOUT", "MAX_ATTEMPTS", "BATCH_MAX_ATTEMPTS", "BATCH_BASE_DELAY",
-               "BATCH_MAX_DELAY", "CACHE_TTL", "CACHE_MAXSIZE", "QUERY_CACHE_TTL", "NEGATIVE_CACHE_TTL",
-               "TABLE_WAIT_TIMEOUT", "MAX_POOL_CONNECTIONS")
+        errors.append(
+            checks.Error(
+                f"DYNAMO_BACKEND has unknown key(s): {', '.join(unknown)}",
+                hint=f"Known keys: {', '.join(conf.DEFAULTS)}",
+                id="dynamo_backend.E001",
+            )
+        )
+    numeric = (
+        "CONNECT_TIMEOUT",
+        "READ_TIMEOUT",
+        "MAX_ATTEMPTS",
+        "BATCH_MAX_ATTEMPTS",
+        "BATCH_BASE_DELAY",
+        "BATCH_MAX_DELAY",
+        "CACHE_TTL",
+        "CACHE_MAXSIZE",
+        "QUERY_CACHE_TTL",
+        "NEGATIVE_CACHE_TTL",
+        "TABLE_WAIT_TIMEOUT",
+        "MAX_POOL_CONNECTIONS",
+    )
     for key in numeric:
         if key in values:
             value = values[key]
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                errors.append(checks.Error(
-                    f"DYNAMO_BACKEND['{key}'] must be a number >= 0, got {value!r}",
-                    hint="Use seconds for timeouts and TTLs, a count for sizes.", id="dynamo_backend.E002"))
+                errors.append(
+                    checks.Error(
+                        f"DYNAMO_BACKEND['{key}'] must be a number >= 0, got {value!r}",
+                        hint="Use seconds for timeouts and TTLs, a count for sizes.",
+                        id="dynamo_backend.E002",
+                    )
+                )
     prefix = values.get("TABLE_PREFIX", "")
     if not isinstance(prefix, str) or not re.fullmatch(r"[A-Za-z0-9_.\-]*", prefix):
-        errors.append(checks.Error(
-            f"DYNAMO_BACKEND['TABLE_PREFIX'] {prefix!r} has characters DynamoDB table names refuse",
-            hint="Use letters, digits, '_', '-' and '.'.", id="dynamo_backend.E003"))
+        errors.append(
+            checks.Error(
+                f"DYNAMO_BACKEND['TABLE_PREFIX'] {prefix!r} has characters DynamoDB table names refuse",
+                hint="Use letters, digits, '_', '-' and '.'.",
+                id="dynamo_backend.E003",
+            )
+        )
     return errors
 
 
@@ -55,16 +79,24 @@ def check_models(app_configs: Any = None, **kwargs: Any) -> list:
         except Exception:  # noqa: BLE001 - settings errors are reported by check_settings
             continue
         if not _TABLE_NAME.match(name):
-            errors.append(checks.Error(
-                f"{meta.label}: table name {name!r} is not a valid DynamoDB table name",
-                hint="Table names are 3-255 characters of letters, digits, '_', '-' and '.'.",
-                obj=model, id="dynamo_backend.E004"))
+            errors.append(
+                checks.Error(
+                    f"{meta.label}: table name {name!r} is not a valid DynamoDB table name",
+                    hint="Table names are 3-255 characters of letters, digits, '_', '-' and '.'.",
+                    obj=model,
+                    id="dynamo_backend.E004",
+                )
+            )
         for relation in meta.references:
             try:
                 meta.related_model(relation)
             except (LookupError, Exception) as error:  # noqa: BLE001
-                errors.append(checks.Error(
-                    f"{meta.label}.{relation}: {error}",
-                    hint="references= takes a model class or 'app_label.ModelName'.",
-                    obj=model, id="dynamo_backend.E005"))
+                errors.append(
+                    checks.Error(
+                        f"{meta.label}.{relation}: {error}",
+                        hint="references= takes a model class or 'app_label.ModelName'.",
+                        obj=model,
+                        id="dynamo_backend.E005",
+                    )
+                )
     return errors

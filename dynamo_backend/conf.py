@@ -1,4 +1,5 @@
 """The library's settings: the DYNAMO_BACKEND dict, with AWS's standard variables as fallback."""
+
 from __future__ import annotations
 
 import os
@@ -75,8 +76,7 @@ def get_setting(name: str) -> Any:
             _checked = signature
     if bad:
         raise ConfigurationError(
-            f"Unknown DYNAMO_BACKEND key(s): {', '.join(sorted(bad))}. "
-            f"Known keys: {', '.join(DEFAULTS)}"
+            f"Unknown DYNAMO_BACKEND key(s): {', '.join(sorted(bad))}. Known keys: {', '.join(DEFAULTS)}"
         )
     value = values.get(name, _UNSET)
     if value is _UNSET or (value is None and callable(DEFAULTS[name])):

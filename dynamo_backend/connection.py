@@ -3,6 +3,7 @@
 This is the only module that imports boto3 or botocore. Everything else in the
 library performs I/O through :func:`call`.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -25,33 +26,60 @@ _client_key: tuple | None = None
 _override: list[Any] = []
 
 # APIs that accept ReturnConsumedCapacity.
-_CAPACITY_OPS = frozenset({
-    "GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan",
-    "BatchGetItem", "BatchWriteItem", "TransactWriteItems", "TransactGetItems",
-})
-_THROTTLE_CODES = frozenset({
-    "ProvisionedThroughputExceededException", "ThrottlingException",
-    "RequestLimitExceeded", "Throttling",
-})
-_UNAVAILABLE_CODES = frozenset({
-    "InternalServerError", "InternalFailure", "ServiceUnavailable",
-    "ServiceUnavailableException", "InternalServerException",
-})
+_CAPACITY_OPS = frozenset(
+    {
+        "GetItem",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "Query",
+        "Scan",
+        "BatchGetItem",
+        "BatchWriteItem",
+        "TransactWriteItems",
+        "TransactGetItems",
+    }
+)
+_THROTTLE_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "Throttling",
+    }
+)
+_UNAVAILABLE_CODES = frozenset(
+    {
+        "InternalServerError",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "InternalServerException",
+    }
+)
 _SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
 _method_names: dict[str, str] = {}
 
 
 def _settings_key() -> tuple:
-    return tuple(get_setting(name) for name in (
-        "ENDPOINT_URL", "REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN", "CONNECT_TIMEOUT", "READ_TIMEOUT", "MAX_ATTEMPTS",
-        "MAX_POOL_CONNECTIONS",
-    ))
+    return tuple(
+        get_setting(name)
+        for name in (
+            "ENDPOINT_URL",
+            "REGION",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "CONNECT_TIMEOUT",
+            "READ_TIMEOUT",
+            "MAX_ATTEMPTS",
+            "MAX_POOL_CONNECTIONS",
+        )
+    )
 
 
 def _build_client(key: tuple) -> Any:
-    (endpoint, region, key_id, secret, token, connect_timeout, read_timeout,
-     max_attempts, pool) = key
+    (endpoint, region, key_id, secret, token, connect_timeout, read_timeout, max_attempts, pool) = key
     config = botocore.config.Config(
         retries={"mode": "standard", "max_attempts": int(max_attempts)},
         connect_timeout=float(connect_timeout),
@@ -59,8 +87,13 @@ def _build_client(key: tuple) -> Any:
         max_pool_connections=int(pool),
     )
     return _session().client(
-        "dynamodb", endpoint_url=endpoint or None, region_name=region, config=config,
-        aws_access_key_id=key_id, aws_secret_access_key=secret, aws_session_token=token,
+        "dynamodb",
+        endpoint_url=endpoint or None,
+        region_name=region,
+        config=config,
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+        aws_session_token=token,
     )
 
 
@@ -173,18 +206,28 @@ def translate_error(error: Exception, operation: str = "") -> exc.DynamoBackendE
             return exc.TransactionCanceled(message, code=code, reasons=reasons)
         if code in _UNAVAILABLE_CODES or status >= 500:
             return exc.ServiceUnavailable(message, code=code or str(status))
-        if code in ("UnrecognizedClientException", "InvalidSignatureException",
-                    "MissingAuthenticationTokenException", "AccessDeniedException"):
+        if code in (
+            "UnrecognizedClientException",
+            "InvalidSignatureException",
+            "MissingAuthenticationTokenException",
+            "AccessDeniedException",
+        ):
             return exc.ConfigurationError(message, code=code)
         return exc.DynamoBackendError(message, code=code or None)
     if isinstance(error, botocore.exceptions.NoCredentialsError):
         return exc.ConfigurationError(
-            f"{where}no AWS credentials found: set DYNAMO_BACKEND['AWS_ACCESS_KEY_ID'] "
-            "or the AWS credential chain", code="NoCredentials")
-    if isinstance(error, (botocore.exceptions.EndpointConnectionError,
-                          botocore.exceptions.ConnectionError,
-                          botocore.exceptions.ReadTimeoutError,
-                          botocore.exceptions.ConnectTimeoutError,
-                          botocore.exceptions.HTTPClientError)):
+            f"{where}no AWS credentials found: set DYNAMO_BACKEND['AWS_ACCESS_KEY_ID'] or the AWS credential chain",
+            code="NoCredentials",
+        )
+    if isinstance(
+        error,
+        (
+            botocore.exceptions.EndpointConnectionError,
+            botocore.exceptions.ConnectionError,
+            botocore.exceptions.ReadTimeoutError,
+            botocore.exceptions.ConnectTimeoutError,
+            botocore.exceptions.HTTPClientError,
+        ),
+    ):
         return exc.ServiceUnavailable(f"{where}DynamoDB unreachable: {error}", code=type(error).__name__)
     return exc.DynamoBackendError(f"{where}{error}", code=type(error).__name__)

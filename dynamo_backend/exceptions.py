@@ -1,4 +1,5 @@
 """The library's exception tree: one base class, AWS error codes kept."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -34,9 +35,7 @@ class ValidationError(DynamoBackendError, django_exceptions.ValidationError):
 
     def _summary(self) -> str:
         if hasattr(self, "error_dict"):
-            return "; ".join(
-                f"{field}: {' '.join(msgs)}" for field, msgs in self.message_dict.items()
-            )
+            return "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in self.message_dict.items())
         return " ".join(self.messages)
 
     def __str__(self) -> str:
@@ -118,9 +117,22 @@ ObjectDoesNotExist = django_exceptions.ObjectDoesNotExist
 MultipleObjectsReturned = django_exceptions.MultipleObjectsReturned
 
 __all__ = [
-    "DynamoBackendError", "ConfigurationError", "FieldError", "ValidationError",
-    "ConditionalCheckFailed", "ItemAlreadyExists", "UniqueConstraintError", "VersionConflict",
-    "Throttled", "TableDoesNotExist", "RequestValidationError", "ServiceUnavailable",
-    "TransactionCanceled", "BatchError", "BatchGetError", "BatchWriteError",
-    "ObjectDoesNotExist", "MultipleObjectsReturned",
+    "DynamoBackendError",
+    "ConfigurationError",
+    "FieldError",
+    "ValidationError",
+    "ConditionalCheckFailed",
+    "ItemAlreadyExists",
+    "UniqueConstraintError",
+    "VersionConflict",
+    "Throttled",
+    "TableDoesNotExist",
+    "RequestValidationError",
+    "ServiceUnavailable",
+    "TransactionCanceled",
+    "BatchError",
+    "BatchGetError",
+    "BatchWriteError",
+    "ObjectDoesNotExist",
+    "MultipleObjectsReturned",
 ]

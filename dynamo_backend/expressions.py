@@ -1,4 +1,5 @@
 """Q, F and lookups, compiled to DynamoDB expressions. Pure: no I/O."""
+
 from __future__ import annotations
 
 import copy
@@ -128,13 +129,10 @@ def resolve_leaf(model: Any, key: str, value: Any) -> Leaf:
     fields = model._meta.fields
     if name not in fields:
         raise FieldError(
-            f"Cannot resolve keyword '{name}' into field of {model.__name__}. "
-            f"Choices are: {', '.join(fields)}"
+            f"Cannot resolve keyword '{name}' into field of {model.__name__}. Choices are: {', '.join(fields)}"
         )
     if lookup not in LOOKUPS:
-        raise FieldError(
-            f"Unsupported lookup '{lookup}' for field '{name}'. Supported: {', '.join(LOOKUPS)}"
-        )
+        raise FieldError(f"Unsupported lookup '{lookup}' for field '{name}'. Supported: {', '.join(LOOKUPS)}")
     field = fields[name]
     if isinstance(value, (F, Combined)):
         raise FieldError(f"{name}: comparing two fields (F) is not supported in filters.")
@@ -240,7 +238,7 @@ def compile_leaf(leaf: Leaf, builder: Builder) -> str:
             return f"(attribute_exists({name}) AND attribute_not_exists({name}))"
         groups = []
         for start in range(0, len(value), _IN_CHUNK):
-            chunk = value[start:start + _IN_CHUNK]
+            chunk = value[start : start + _IN_CHUNK]
             groups.append(f"{name} IN ({', '.join(builder.value(field.value_to_av(v)) for v in chunk)})")
         return " OR ".join(groups) if len(groups) > 1 else groups[0]
     if lookup == "contains":
@@ -249,8 +247,7 @@ def compile_leaf(leaf: Leaf, builder: Builder) -> str:
         return f"begins_with({name}, {builder.value({'S': value})})"
     if lookup == "range":
         low, high = value
-        return (f"{name} BETWEEN {builder.value(field.value_to_av(low))} "
-                f"AND {builder.value(field.value_to_av(high))}")
+        return f"{name} BETWEEN {builder.value(field.value_to_av(low))} AND {builder.value(field.value_to_av(high))}"
     raise FieldError(f"Unsupported lookup {lookup}")
 
 
@@ -261,11 +258,11 @@ def compile_key_leaf(leaf: Leaf, builder: Builder) -> str:
 
 # -- evaluation in Python (GetItem / BatchGetItem results with extra conditions) --
 
+
 def matches(node: Node, values: dict) -> bool:
     """Return whether a row of Python values satisfies the tree."""
     results = (
-        matches(child, values) if isinstance(child, Node) else _leaf_matches(child, values)
-        for child in node.children
+        matches(child, values) if isinstance(child, Node) else _leaf_matches(child, values) for child in node.children
     )
     outcome = all(results) if node.connector == Q.AND else any(results)
     if not node.children:
@@ -305,6 +302,7 @@ def _leaf_matches(leaf: Leaf, values: dict) -> bool:
 
 
 # -- update expressions -----------------------------------------------------
+
 
 def compile_update(model: Any, changes: dict, builder: Builder) -> str:
     """Compile {field: value | F-expression} into an UpdateExpression."""

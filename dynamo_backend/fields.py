@@ -1,4 +1,5 @@
 """Field types: to_python / validate / to_dynamo / from_dynamo for each value type."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -49,7 +50,7 @@ def number_to_n(value: Any) -> str:
     if isinstance(value, bool):
         raise FieldValueError("Expected a number, got a boolean.")
     if isinstance(value, int):
-        if abs(value) >= 10 ** _MAX_DIGITS:
+        if abs(value) >= 10**_MAX_DIGITS:
             raise FieldValueError(f"DynamoDB numbers hold at most {_MAX_DIGITS} digits.")
         return str(value)
     if isinstance(value, float):
@@ -105,7 +106,7 @@ MAX_ITEM_BYTES = 400_000
 
 def av_size(av: dict) -> int:
     """Return the bytes DynamoDB counts for an attribute value (names excluded)."""
-    (kind, value), = av.items()
+    ((kind, value),) = av.items()
     if kind == "S":
         return len(value.encode("utf-8"))
     if kind == "N":
@@ -136,7 +137,7 @@ def item_size(item: dict) -> tuple[int, str | None]:
 
 def av_to_python(av: dict) -> Any:
     """Convert a DynamoDB attribute value to plain Python (numbers as int/float)."""
-    (kind, value), = av.items()
+    ((kind, value),) = av.items()
     if kind == "S":
         return value
     if kind == "N":
@@ -209,9 +210,7 @@ class Field:
                 "IntegerField, DecimalField, UUIDField or DateTimeField instead."
             )
         if self.unique and not isinstance(self, (CharField, UUIDField)):
-            raise FieldError(
-                f"{cls.__name__}.{name}: unique=True is supported on CharField and UUIDField only."
-            )
+            raise FieldError(f"{cls.__name__}.{name}: unique=True is supported on CharField and UUIDField only.")
         cls._meta.add_field(self)
 
     # -- values -------------------------------------------------------------
@@ -294,9 +293,7 @@ class CharField(Field):
     def validate(self, value: Any) -> None:
         super().validate(value)
         if value is not None and self.max_length is not None and len(value) > self.max_length:
-            raise FieldValueError(
-                f"Ensure this value has at most {self.max_length} characters (it has {len(value)})."
-            )
+            raise FieldValueError(f"Ensure this value has at most {self.max_length} characters (it has {len(value)}).")
 
     def to_dynamo(self, value: Any) -> dict | None:
         if value is None or (value == "" and self.index):
@@ -355,7 +352,7 @@ class IntegerField(Field):
 
     def validate(self, value: Any) -> None:
         super().validate(value)
-        if value is not None and abs(value) >= 10 ** _MAX_DIGITS:
+        if value is not None and abs(value) >= 10**_MAX_DIGITS:
             raise FieldValueError(f"DynamoDB numbers hold at most {_MAX_DIGITS} digits.")
 
     def _to_av(self, value: Any) -> dict:
@@ -590,4 +587,3 @@ class VersionField(IntegerField):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("default", None)
         super().__init__(**kwargs)
-

@@ -1,4 +1,5 @@
 """The read path: identity map -> item cache -> DynamoDB, and write-through after writes."""
+
 from __future__ import annotations
 
 from typing import Any, Iterable
@@ -15,8 +16,7 @@ def write_mark() -> int:
     return cache.item_cache.mark()
 
 
-def remember(model: Any, raw: dict, *, since: int | None = None, replace: bool = True,
-             write: bool = False) -> None:
+def remember(model: Any, raw: dict, *, since: int | None = None, replace: bool = True, write: bool = False) -> None:
     """Record an item in the identity map and the item cache.
 
     Query/Scan results pass ``since`` (a mark taken before the read) so a write

@@ -1,4 +1,5 @@
 """DynamoManager: the ``objects`` entry point, built from the QuerySet's methods."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """Per-request identity map and DynamoDB call accounting, reported in Server-Timing."""
+
 from __future__ import annotations
 
 from typing import Callable
@@ -12,10 +13,7 @@ __all__ = ["DynamoRequestMiddleware", "server_timing"]
 
 def server_timing(log: stats.CallLog) -> str:
     """Format a CallLog as a Server-Timing header value."""
-    return (
-        f'ddb;dur={log.duration_ms:.1f};desc="calls={log.total}", '
-        f'cache;desc="hits={log.hits} misses={log.misses}"'
-    )
+    return f'ddb;dur={log.duration_ms:.1f};desc="calls={log.total}", cache;desc="hits={log.hits} misses={log.misses}"'
 
 
 class DynamoRequestMiddleware:

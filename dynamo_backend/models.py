@@ -1,4 +1,5 @@
 """ModelBase and DynamoModel: fields, validation, and conditional writes."""
+
 from __future__ import annotations
 
 import time
@@ -8,8 +9,12 @@ from django.core import exceptions as django_exceptions
 
 from . import connection, loading
 from .exceptions import (
-    ConditionalCheckFailed, FieldError, ItemAlreadyExists, UniqueConstraintError,
-    ValidationError, VersionConflict,
+    ConditionalCheckFailed,
+    FieldError,
+    ItemAlreadyExists,
+    UniqueConstraintError,
+    ValidationError,
+    VersionConflict,
 )
 from .expressions import Builder, compile_update
 from .fields import MAX_ITEM_BYTES, NOT_PROVIDED, Field, FieldValueError, UUIDField, item_size
@@ -62,12 +67,16 @@ class ModelBase(type):
         opts.finalize(cls)
 
         module = attrs.get("__module__")
-        cls.DoesNotExist = type("DoesNotExist", _exc_bases(parents, "DoesNotExist",
-                                django_exceptions.ObjectDoesNotExist), {"__module__": module,
-                                "__qualname__": f"{name}.DoesNotExist"})
-        cls.MultipleObjectsReturned = type("MultipleObjectsReturned", _exc_bases(
-            parents, "MultipleObjectsReturned", django_exceptions.MultipleObjectsReturned),
-            {"__module__": module, "__qualname__": f"{name}.MultipleObjectsReturned"})
+        cls.DoesNotExist = type(
+            "DoesNotExist",
+            _exc_bases(parents, "DoesNotExist", django_exceptions.ObjectDoesNotExist),
+            {"__module__": module, "__qualname__": f"{name}.DoesNotExist"},
+        )
+        cls.MultipleObjectsReturned = type(
+            "MultipleObjectsReturned",
+            _exc_bases(parents, "MultipleObjectsReturned", django_exceptions.MultipleObjectsReturned),
+            {"__module__": module, "__qualname__": f"{name}.MultipleObjectsReturned"},
+        )
 
         from .manager import DynamoManager
 
@@ -85,7 +94,11 @@ class ModelBase(type):
 
 
 def _exc_bases(parents: list, attr: str, default: type) -> tuple:
-    bases = tuple(getattr(p, attr) for p in parents if hasattr(p, attr) and not getattr(p._meta, "abstract", False) and hasattr(p, "_meta"))
+    bases = tuple(
+        getattr(p, attr)
+        for p in parents
+        if hasattr(p, attr) and not getattr(p._meta, "abstract", False) and hasattr(p, "_meta")
+    )
     return bases or (default,)
 
 
@@ -147,9 +160,7 @@ class DynamoModel(metaclass=ModelBase):
             elif name not in values:
                 values[name] = field.get_default()
         if kwargs:
-            raise TypeError(
-                f"{type(self).__name__}() got unexpected keyword argument(s): {', '.join(sorted(kwargs))}"
-            )
+            raise TypeError(f"{type(self).__name__}() got unexpected keyword argument(s): {', '.join(sorted(kwargs))}")
         self._state = ModelState(adding=True)
 
     # -- construction from storage ----------------------------------------
@@ -158,8 +169,7 @@ class DynamoModel(metaclass=ModelBase):
         """Build a fresh instance from a raw DynamoDB item."""
         obj = cls.__new__(cls)
         get = item.get
-        values = {name: (None if (av := get(name)) is None else decode(av))
-                  for name, decode in cls._meta.decoders}
+        values = {name: (None if (av := get(name)) is None else decode(av)) for name, decode in cls._meta.decoders}
         values["_state"] = ModelState(adding=False, stored=item)
         obj.__dict__ = values
         return obj
@@ -221,7 +231,9 @@ class DynamoModel(metaclass=ModelBase):
         try:
             self.clean()
         except django_exceptions.ValidationError as error:
-            for key, messages in (error.message_dict if hasattr(error, "error_dict") else {"__all__": error.messages}).items():
+            for key, messages in (
+                error.message_dict if hasattr(error, "error_dict") else {"__all__": error.messages}
+            ).items():
                 errors.setdefault(key, []).extend(messages)
         if errors:
             raise ValidationError(errors)
@@ -237,9 +249,14 @@ class DynamoModel(metaclass=ModelBase):
         """Refuse an item over DynamoDB's 400 KB limit, naming its largest field."""
         size, largest = item_size(self.to_raw())
         if size > MAX_ITEM_BYTES:
-            raise ValidationError({largest or "__all__": [
-                f"The item would be {size:,} bytes; DynamoDB's limit is {MAX_ITEM_BYTES:,} "
-                f"(this is its largest field)."]})
+            raise ValidationError(
+                {
+                    largest or "__all__": [
+                        f"The item would be {size:,} bytes; DynamoDB's limit is {MAX_ITEM_BYTES:,} "
+                        f"(this is its largest field)."
+                    ]
+                }
+            )
 
     def save(self, update_fields: list[str] | None = None) -> None:
         """Validate and write: a conditional insert when new, else an update of the changed fields."""
@@ -259,7 +276,9 @@ class DynamoModel(metaclass=ModelBase):
         mark = loading.write_mark()
         try:
             connection.call(
-                "PutItem", TableName=meta.table_name, Item=item,
+                "PutItem",
+                TableName=meta.table_name,
+                Item=item,
                 ConditionExpression="attribute_not_exists(#pk)",
                 ExpressionAttributeNames={"#pk": "pk"},
             )
@@ -311,9 +330,13 @@ class DynamoModel(metaclass=ModelBase):
         mark = loading.write_mark()
         try:
             response = connection.call(
-                "UpdateItem", TableName=meta.table_name, Key={"pk": {"S": self.pk}},
-                UpdateExpression=update, ConditionExpression=" AND ".join(conditions),
-                ReturnValues="ALL_NEW", **builder.params(),
+                "UpdateItem",
+                TableName=meta.table_name,
+                Key={"pk": {"S": self.pk}},
+                UpdateExpression=update,
+                ConditionExpression=" AND ".join(conditions),
+                ReturnValues="ALL_NEW",
+                **builder.params(),
             )
         except ConditionalCheckFailed as error:
             self._release_unique(claimed)
@@ -321,16 +344,22 @@ class DynamoModel(metaclass=ModelBase):
             if version is not None:
                 raise VersionConflict(
                     f"{type(self).__name__} {self.pk} was changed or deleted since it was loaded "
-                    f"(version {self.__dict__.get(version.name)})", code=error.code) from error
+                    f"(version {self.__dict__.get(version.name)})",
+                    code=error.code,
+                ) from error
             raise type(self).DoesNotExist(
-                f"{type(self).__name__} {self.pk} no longer exists; nothing was written") from error
+                f"{type(self).__name__} {self.pk} no longer exists; nothing was written"
+            ) from error
         except Exception:
             self._release_unique(claimed)
             raise
         new_item = response.get("Attributes") or item
         self._release_unique(
-            [(name, stored[name]["S"]) for name in changes
-             if meta.fields[name].unique and name in stored and stored.get(name) != new_item.get(name)],
+            [
+                (name, stored[name]["S"])
+                for name in changes
+                if meta.fields[name].unique and name in stored and stored.get(name) != new_item.get(name)
+            ],
             owner=self.pk,
         )
         self._refresh_from_item(new_item)
@@ -358,8 +387,8 @@ class DynamoModel(metaclass=ModelBase):
             response = connection.call("DeleteItem", **params)
         except ConditionalCheckFailed as error:
             raise VersionConflict(
-                f"{type(self).__name__} {self.pk} changed since it was loaded; not deleted",
-                code=error.code) from error
+                f"{type(self).__name__} {self.pk} changed since it was loaded; not deleted", code=error.code
+            ) from error
         old = response.get("Attributes")
         delete_cleanup(type(self), self.pk, old)
         self._state = ModelState(adding=True)
@@ -414,7 +443,8 @@ def claim_value(model: Any, field_name: str, value: str, owner: str) -> None:
     now = int(time.time())
     try:
         connection.call(
-            "PutItem", TableName=table,
+            "PutItem",
+            TableName=table,
             Item={"pk": {"S": key}, "owner": {"S": owner}, "claimed_at": {"N": str(now)}},
             ConditionExpression="attribute_not_exists(#pk) OR #owner = :owner",
             ExpressionAttributeNames={"#pk": "pk", "#owner": "owner"},
@@ -430,12 +460,13 @@ def claim_value(model: Any, field_name: str, value: str, owner: str) -> None:
         age = now - int(current.get("claimed_at", {"N": "0"})["N"])
         if age >= STALE_CLAIM_SECONDS:
             owner_item = connection.call(
-                "GetItem", TableName=model._meta.table_name, Key={"pk": {"S": holder}},
-                ConsistentRead=True).get("Item")
+                "GetItem", TableName=model._meta.table_name, Key={"pk": {"S": holder}}, ConsistentRead=True
+            ).get("Item")
             if owner_item is None or owner_item.get(field_name) != {"S": value}:
                 try:
                     connection.call(
-                        "PutItem", TableName=table,
+                        "PutItem",
+                        TableName=table,
                         Item={"pk": {"S": key}, "owner": {"S": owner}, "claimed_at": {"N": str(now)}},
                         ConditionExpression="#owner = :holder",
                         ExpressionAttributeNames={"#owner": "owner"},
@@ -445,14 +476,16 @@ def claim_value(model: Any, field_name: str, value: str, owner: str) -> None:
                 except ConditionalCheckFailed:
                     pass
     raise UniqueConstraintError(
-        f"{model.__name__} with {field_name}={value!r} already exists", field=field_name, value=value, model=model)
+        f"{model.__name__} with {field_name}={value!r} already exists", field=field_name, value=value, model=model
+    )
 
 
 def release_value(model: Any, field_name: str, value: str, owner: str) -> None:
     """Release a unique claim held by owner; a claim held by someone else is left alone."""
     try:
         connection.call(
-            "DeleteItem", TableName=model._meta.unique_table_name,
+            "DeleteItem",
+            TableName=model._meta.unique_table_name,
             Key={"pk": {"S": f"{field_name}#{value}"}},
             ConditionExpression="#owner = :owner",
             ExpressionAttributeNames={"#owner": "owner"},

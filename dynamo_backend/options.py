@@ -1,4 +1,5 @@
 """Model metadata: Meta -> _meta (whitelisted keys, table names, indexes, relations)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -6,9 +7,17 @@ from typing import Any
 from .conf import get_setting
 from .exceptions import FieldError
 
-ALLOWED_META = frozenset({
-    "table_name", "app_label", "indexes", "cache_ttl", "abstract", "ordering", "verbose_name",
-})
+ALLOWED_META = frozenset(
+    {
+        "table_name",
+        "app_label",
+        "indexes",
+        "cache_ttl",
+        "abstract",
+        "ordering",
+        "verbose_name",
+    }
+)
 
 _registry: dict[str, Any] = {}
 
@@ -141,7 +150,9 @@ class Options:
         self.decoders = [(name, field.decoder()) for name, field in self.fields.items()]
         for field in self.fields.values():
             if field.references is not None:
-                relation = field.related_name or (field.name[:-3] if field.name.endswith("_pk") else f"{field.name}_obj")
+                relation = field.related_name or (
+                    field.name[:-3] if field.name.endswith("_pk") else f"{field.name}_obj"
+                )
                 self.references[relation] = (field.name, field.references)
         if not self.abstract:
             _registry[self.label.lower()] = model

@@ -1,4 +1,5 @@
 """The lazy DynamoQuerySet and its planner: GetItem, BatchGetItem, Query on a GSI, or Scan."""
+
 from __future__ import annotations
 
 import copy
@@ -11,8 +12,19 @@ from . import batch, cache, connection, loading
 from .conf import get_setting
 from .exceptions import ConditionalCheckFailed, FieldError, UniqueConstraintError, ValidationError, ItemAlreadyExists
 from .expressions import (
-    KEY_LOOKUPS, Builder, Combined, F, Leaf, Node, Q, check_f_fields, compile_leaf,
-    compile_node, compile_update, matches, resolve,
+    KEY_LOOKUPS,
+    Builder,
+    Combined,
+    F,
+    Leaf,
+    Node,
+    Q,
+    check_f_fields,
+    compile_leaf,
+    compile_node,
+    compile_update,
+    matches,
+    resolve,
 )
 from .fields import FieldValueError
 
@@ -39,10 +51,15 @@ class Plan:
     def as_dict(self) -> dict:
         """Return the plan as plain data (what explain() shows)."""
         out = {
-            "operation": self.operation, "table": self.table, "index": self.index,
-            "key_condition": self.key_condition, "filter": self.filter,
-            "names": dict(self.names), "values": copy.deepcopy(self.values),
-            "scan_index_forward": self.scan_index_forward, "limit": self.limit,
+            "operation": self.operation,
+            "table": self.table,
+            "index": self.index,
+            "key_condition": self.key_condition,
+            "filter": self.filter,
+            "names": dict(self.names),
+            "values": copy.deepcopy(self.values),
+            "scan_index_forward": self.scan_index_forward,
+            "limit": self.limit,
         }
         if self.keys:
             out["keys"] = list(self.keys)
@@ -224,22 +241,46 @@ class DynamoQuerySet:
             # Equality on a unique field: its claim names the one item that can hold
             # the value (two GetItems instead of a Scan). The condition stays in the
             # residual, so a stale claim never returns the wrong item.
-            if (isinstance(cond, Leaf) and cond.field.unique and cond.lookup == "exact"
-                    and cond.value is not None and cond.field.name not in indexed):
+            if (
+                isinstance(cond, Leaf)
+                and cond.field.unique
+                and cond.lookup == "exact"
+                and cond.value is not None
+                and cond.field.name not in indexed
+            ):
                 stored = cond.field.value_to_av(cond.value)["S"]
                 return Plan("GetItem", table, unique=(cond.field.name, stored), residual=rest([]))
 
         order = self._order
         best = None
         for index in meta.indexes:
-            hash_leaf = next((c for c in conjuncts if isinstance(c, Leaf) and c.field.name == index.partition_key
-                              and c.lookup == "exact" and c.value not in (None, "")), None)
+            hash_leaf = next(
+                (
+                    c
+                    for c in conjuncts
+                    if isinstance(c, Leaf)
+                    and c.field.name == index.partition_key
+                    and c.lookup == "exact"
+                    and c.value not in (None, "")
+                ),
+                None,
+            )
             if hash_leaf is None:
                 continue
             score, sort_leaf = 0, None
             if index.sort_key:
-                sort_leaf = next((c for c in conjuncts if isinstance(c, Leaf) and c.field.name == index.sort_key
-                                  and c.lookup in KEY_LOOKUPS and c.value is not None and c is not hash_leaf), None)
+                sort_leaf = next(
+                    (
+                        c
+                        for c in conjuncts
+                        if isinstance(c, Leaf)
+                        and c.field.name == index.sort_key
+                        and c.lookup in KEY_LOOKUPS
+                        and c.value is not None
+                        and c is not hash_leaf
+                    ),
+                    None,
+                )
                 if len(order) == 1 and order[0].lstrip("-") == index.sort_key:
                     score += 2
                 if sort_leaf is not None:
@@ -257,8 +298,7 @@ class DynamoQuerySet:
                 used.append(sort_leaf)
             remaining = rest(used)
             filter_expr = compile_node(remaining, builder) if remaining else None
-            plan = Plan("Query", table, index=index.name, key_condition=key_condition,
-                        filter=filter_expr or None)
+            plan = Plan("Query", table, index=index.name, key_condition=key_condition, filter=filter_expr or None)
             if index.sort_key and len(order) == 1 and order[0].lstrip("-") == index.sort_key:
                 plan.scan_index_forward = not order[0].startswith("-")
                 plan.ordered_by_db = True
@@ -277,11 +317,15 @@ class DynamoQuerySet:
 
     # -- execution -----------------------------------------------------------
     def _query_cache_on(self) -> bool:
-        return (not self._consistent and bool(get_setting("QUERY_CACHE_TTL"))
-                and bool(self.model._meta.effective_cache_ttl()))
+        return (
+            not self._consistent
+            and bool(get_setting("QUERY_CACHE_TTL"))
+            and bool(self.model._meta.effective_cache_ttl())
+        )
 
-    def _pages(self, plan: Plan, *, start_key: dict | None = None, limit: int | None = None,
-               select_count: bool = False) -> Iterator[dict]:
+    def _pages(
+        self, plan: Plan, *, start_key: dict | None = None, limit: int | None = None, select_count: bool = False
+    ) -> Iterator[dict]:
         """Yield raw Query/Scan responses, following LastEvaluatedKey."""
         params = plan.request()
         if self._consistent and not plan.index:
@@ -318,8 +362,9 @@ class DynamoQuerySet:
                 collected.append(item)
                 yield item
         if use_cache:
-            cache.query_cache.put(plan.table, key, tuple(collected), get_setting("QUERY_CACHE_TTL"),
-                                  generation=generation)
+            cache.query_cache.put(
+                plan.table, key, tuple(collected), get_setting("QUERY_CACHE_TTL"), generation=generation
+            )
 
     def _stream(self, plan: Plan) -> Iterator[Any]:
         """Yield instances matching the plan, in storage order."""
@@ -327,8 +372,7 @@ class DynamoQuerySet:
             return
         model = self.model
         if plan.operation == "GetItem":
-            key = plan.keys[0] if plan.keys else loading.claim_owner(model, *plan.unique,
-                                                                     consistent=self._consistent)
+            key = plan.keys[0] if plan.keys else loading.claim_owner(model, *plan.unique, consistent=self._consistent)
             raw = loading.load_one(model, key, consistent=self._consistent) if key else None
             raws = [raw] if raw is not None else []
         elif plan.operation == "BatchGetItem":
@@ -346,9 +390,13 @@ class DynamoQuerySet:
         for name in reversed(self._order):
             descending = name.startswith("-")
             attr = name.lstrip("-")
-            objs.sort(key=lambda o, a=attr: (o.__dict__.get(a) is not None, o.__dict__.get(a)
-                                              if o.__dict__.get(a) is not None else 0),
-                      reverse=descending)
+            objs.sort(
+                key=lambda o, a=attr: (
+                    o.__dict__.get(a) is not None,
+                    o.__dict__.get(a) if o.__dict__.get(a) is not None else 0,
+                ),
+                reverse=descending,
+            )
         return objs
 
     def _instances(self) -> list:
@@ -357,7 +405,7 @@ class DynamoQuerySet:
         needs_sort = bool(self._order) and not plan.ordered_by_db
         if needs_sort:
             objs = self._order_in_memory(list(stream))
-            objs = objs[self._low:self._high]
+            objs = objs[self._low : self._high]
         else:
             objs = list(itertools.islice(stream, self._low, self._high))
         if self._prefetch:
@@ -396,14 +444,15 @@ class DynamoQuerySet:
     def __getitem__(self, key: int | slice) -> Any:
         if not isinstance(key, (int, slice)):
             raise TypeError(f"QuerySet indices must be integers or slices, not {type(key).__name__}.")
-        if (isinstance(key, int) and key < 0) or (isinstance(key, slice) and (
-                (key.start or 0) < 0 or (key.stop is not None and key.stop < 0))):
+        if (isinstance(key, int) and key < 0) or (
+            isinstance(key, slice) and ((key.start or 0) < 0 or (key.stop is not None and key.stop < 0))
+        ):
             raise ValueError("Negative indexing is not supported.")
         if self._result_cache is not None:
             return self._result_cache[key]
         if isinstance(key, slice):
             if key.step not in (None, 1):
-                return list(self[key.start:key.stop])[::key.step]
+                return list(self[key.start : key.stop])[:: key.step]
             clone = self._clone()
             start = key.start or 0
             clone._low = self._low + start
@@ -487,14 +536,12 @@ class DynamoQuerySet:
         if not objs:
             raise self.model.DoesNotExist(f"{self.model.__name__} matching query does not exist.")
         if len(objs) > 1:
-            raise self.model.MultipleObjectsReturned(
-                f"get() returned more than one {self.model.__name__}.")
+            raise self.model.MultipleObjectsReturned(f"get() returned more than one {self.model.__name__}.")
         if qs._prefetch:
             attach_related(self.model, objs, qs._prefetch)
         return qs._transform(objs)[0]
 
-    def in_bulk(self, id_list: list | None = None, *, field_name: str = "pk",
-                consistent_read: bool = False) -> dict:
+    def in_bulk(self, id_list: list | None = None, *, field_name: str = "pk", consistent_read: bool = False) -> dict:
         """Return {pk: instance} for the given pks, in their order (BatchGetItem, 100 a call)."""
         if consistent_read:
             return self.consistent().in_bulk(id_list, field_name=field_name)
@@ -524,7 +571,8 @@ class DynamoQuerySet:
         if self._order and not plan.ordered_by_db:
             raise FieldError(
                 f"paginate() needs an order DynamoDB can serve; order_by({', '.join(self._order)}) "
-                "is not the sort key of the index this query uses")
+                "is not the sort key of the index this query uses"
+            )
         use_cache = self._query_cache_on()
         key = plan.cache_key("page", limit, start_key) if use_cache else None
         generation = cache.query_cache.generation(plan.table) if use_cache else None
@@ -544,8 +592,9 @@ class DynamoQuerySet:
             for raw in raws:
                 loading.remember(self.model, raw, since=mark, replace=plan.index is None)
             if use_cache:
-                cache.query_cache.put(plan.table, key, (tuple(raws), next_key), get_setting("QUERY_CACHE_TTL"),
-                                      generation=generation)
+                cache.query_cache.put(
+                    plan.table, key, (tuple(raws), next_key), get_setting("QUERY_CACHE_TTL"), generation=generation
+                )
         objs = [self.model.from_raw(raw) for raw in raws]
         if self._prefetch:
             attach_related(self.model, objs, self._prefetch)
@@ -618,8 +667,9 @@ class DynamoQuerySet:
             except self.model.DoesNotExist:
                 raise
 
-    def update_or_create(self, defaults: dict | None = None, create_defaults: dict | None = None,
-                         **kwargs: Any) -> tuple[Any, bool]:
+    def update_or_create(
+        self, defaults: dict | None = None, create_defaults: dict | None = None, **kwargs: Any
+    ) -> tuple[Any, bool]:
         """Update the matching object with defaults, or create it; return (object, created)."""
         defaults = defaults or {}
         try:
@@ -685,9 +735,13 @@ class DynamoQuerySet:
         mark = loading.write_mark()
         try:
             response = connection.call(
-                "UpdateItem", TableName=self.model._meta.table_name, Key={"pk": {"S": pk}},
-                UpdateExpression=expression, ConditionExpression=condition_text,
-                ReturnValues="ALL_NEW", **builder.params(),
+                "UpdateItem",
+                TableName=self.model._meta.table_name,
+                Key={"pk": {"S": pk}},
+                UpdateExpression=expression,
+                ConditionExpression=condition_text,
+                ReturnValues="ALL_NEW",
+                **builder.params(),
             )
         except ConditionalCheckFailed:
             # Nothing was written: drop what we knew of the item, keep the table's queries.

@@ -4,6 +4,7 @@ Collectors live in a contextvar stack, so each request (or thread, or
 ``count_calls()`` block) sees only its own calls, and nested collectors all
 receive every record made while they are open.
 """
+
 from __future__ import annotations
 
 import threading

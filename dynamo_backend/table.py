@@ -1,4 +1,5 @@
 """Table management: ensure_table / delete_table / describe_table, waiting on status, never a fixed sleep."""
+
 from __future__ import annotations
 
 import time
@@ -72,8 +73,9 @@ def describe_table(model: Any) -> dict:
     return connection.call("DescribeTable", TableName=model._meta.table_name)["Table"]
 
 
-def _poll(check: Callable[[], bool], what: str, timeout: float | None,
-          sleep: Callable[[float], None] = time.sleep) -> None:
+def _poll(
+    check: Callable[[], bool], what: str, timeout: float | None, sleep: Callable[[float], None] = time.sleep
+) -> None:
     """Poll until check() holds, backing off from 20 ms to 1 s; raise after timeout."""
     limit = timeout if timeout is not None else float(get_setting("TABLE_WAIT_TIMEOUT"))
     deadline = time.monotonic() + limit
@@ -124,7 +126,8 @@ def _add_missing_indexes(model: Any, table: dict) -> list[str]:
             continue
         try:
             connection.call(
-                "UpdateTable", TableName=model._meta.table_name,
+                "UpdateTable",
+                TableName=model._meta.table_name,
                 AttributeDefinitions=_attribute_definitions(model, [index]),
                 GlobalSecondaryIndexUpdates=[{"Create": _gsi_spec(model, index)}],
             )

@@ -1,4 +1,5 @@
 """Helpers for projects testing their own DynamoModels."""
+
 from __future__ import annotations
 
 import contextlib

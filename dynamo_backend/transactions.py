@@ -1,4 +1,5 @@
 """All-or-nothing writes with TransactWriteItems (100 actions, never split silently)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -37,20 +38,35 @@ class TransactionWriter:
         if version is not None:
             obj.__dict__[version.name] = 1
         item = obj.to_raw()
-        self._add(model._meta.table_name, obj.pk, {"Put": {
-            "TableName": model._meta.table_name, "Item": item,
-            "ConditionExpression": "attribute_not_exists(#pk)", "ExpressionAttributeNames": {"#pk": "pk"},
-        }})
+        self._add(
+            model._meta.table_name,
+            obj.pk,
+            {
+                "Put": {
+                    "TableName": model._meta.table_name,
+                    "Item": item,
+                    "ConditionExpression": "attribute_not_exists(#pk)",
+                    "ExpressionAttributeNames": {"#pk": "pk"},
+                }
+            },
+        )
         for field in model._meta.unique_fields:
             av = item.get(field.name)
             if av is None:
                 continue
             key = f"{field.name}#{av['S']}"
-            self._add(model._meta.unique_table_name, key, {"Put": {
-                "TableName": model._meta.unique_table_name,
-                "Item": {"pk": {"S": key}, "owner": {"S": obj.pk}, "claimed_at": {"N": "0"}},
-                "ConditionExpression": "attribute_not_exists(#pk)", "ExpressionAttributeNames": {"#pk": "pk"},
-            }})
+            self._add(
+                model._meta.unique_table_name,
+                key,
+                {
+                    "Put": {
+                        "TableName": model._meta.unique_table_name,
+                        "Item": {"pk": {"S": key}, "owner": {"S": obj.pk}, "claimed_at": {"N": "0"}},
+                        "ConditionExpression": "attribute_not_exists(#pk)",
+                        "ExpressionAttributeNames": {"#pk": "pk"},
+                    }
+                },
+            )
 
         def done() -> None:
             from .models import ModelState
@@ -72,29 +88,52 @@ class TransactionWriter:
         condition_text = f"attribute_exists({builder.name('pk')})"
         if condition is not None:
             condition_text += f" AND ({compile_node(resolve(model, condition), builder)})"
-        self._add(model._meta.table_name, pk, {"Update": {
-            "TableName": model._meta.table_name, "Key": {"pk": {"S": pk}},
-            "UpdateExpression": expression, "ConditionExpression": condition_text, **builder.params(),
-        }})
+        self._add(
+            model._meta.table_name,
+            pk,
+            {
+                "Update": {
+                    "TableName": model._meta.table_name,
+                    "Key": {"pk": {"S": pk}},
+                    "UpdateExpression": expression,
+                    "ConditionExpression": condition_text,
+                    **builder.params(),
+                }
+            },
+        )
         self._after.append(lambda: (loading.forget(model, pk), loading.table_written(model)))
 
     def delete(self, obj: Any) -> None:
         """Delete obj and its unique claims."""
         model = type(obj)
-        self._add(model._meta.table_name, obj.pk, {"Delete": {
-            "TableName": model._meta.table_name, "Key": {"pk": {"S": obj.pk}},
-        }})
+        self._add(
+            model._meta.table_name,
+            obj.pk,
+            {
+                "Delete": {
+                    "TableName": model._meta.table_name,
+                    "Key": {"pk": {"S": obj.pk}},
+                }
+            },
+        )
         for field in model._meta.unique_fields:
             value = obj.__dict__.get(field.name)
             if value is None:
                 continue
             key = f"{field.name}#{value}"
-            self._add(model._meta.unique_table_name, key, {"Delete": {
-                "TableName": model._meta.unique_table_name, "Key": {"pk": {"S": key}},
-                "ConditionExpression": "#owner = :owner",
-                "ExpressionAttributeNames": {"#owner": "owner"},
-                "ExpressionAttributeValues": {":owner": {"S": obj.pk}},
-            }})
+            self._add(
+                model._meta.unique_table_name,
+                key,
+                {
+                    "Delete": {
+                        "TableName": model._meta.unique_table_name,
+                        "Key": {"pk": {"S": key}},
+                        "ConditionExpression": "#owner = :owner",
+                        "ExpressionAttributeNames": {"#owner": "owner"},
+                        "ExpressionAttributeValues": {":owner": {"S": obj.pk}},
+                    }
+                },
+            )
         self._after.append(lambda: (loading.forget(model, obj.pk, deleted=True), loading.table_written(model)))
 
     def check(self, model: Any, pk: str, condition: Q | None = None) -> None:
@@ -103,10 +142,18 @@ class TransactionWriter:
         text = f"attribute_exists({builder.name('pk')})"
         if condition is not None:
             text += f" AND ({compile_node(resolve(model, condition), builder)})"
-        self._add(model._meta.table_name, pk, {"ConditionCheck": {
-            "TableName": model._meta.table_name, "Key": {"pk": {"S": pk}},
-            "ConditionExpression": text, **builder.params(),
-        }})
+        self._add(
+            model._meta.table_name,
+            pk,
+            {
+                "ConditionCheck": {
+                    "TableName": model._meta.table_name,
+                    "Key": {"pk": {"S": pk}},
+                    "ConditionExpression": text,
+                    **builder.params(),
+                }
+            },
+        )
 
     def commit(self) -> None:
         """Send every action in one TransactWriteItems call."""

@@ -308,6 +308,7 @@ class Tally:
         rows["Aggregated"] = total
         return rows
 
+
 TALLY = Tally()
 
 _hooks_installed = False
@@ -329,7 +330,9 @@ def _locust_stats(environment: Any) -> dict[str, Any]:
             "response_times": {str(k): v for k, v in e.response_times.items()},
         }
 
-    out = {f"{method} {name}": entry(e) for (name, method), e in stats.entries.items() if e.num_requests or e.num_failures}
+    out = {
+        f"{method} {name}": entry(e) for (name, method), e in stats.entries.items() if e.num_requests or e.num_failures
+    }
     out["Aggregated"] = entry(stats.total)
     return out
 
@@ -338,8 +341,10 @@ def _locust_errors(environment: Any) -> list[dict[str, Any]]:
     stats = getattr(getattr(environment, "runner", None), "stats", None)
     if stats is None:
         return []
-    return [{"Method": e.method, "Name": e.name, "Error": str(e.error), "Occurrences": e.occurrences}
-            for e in stats.errors.values()]
+    return [
+        {"Method": e.method, "Name": e.name, "Error": str(e.error), "Occurrences": e.occurrences}
+        for e in stats.errors.values()
+    ]
 
 
 def install_locust_hooks() -> None:
@@ -361,8 +366,11 @@ def install_locust_hooks() -> None:
     @events.quitting.add_listener
     def _dump_tally(environment: Any, **_kw: Any) -> None:
         if SETTINGS.tally_file:
-            data = {"server_timing": TALLY.snapshot(), "locust": _locust_stats(environment),
-                    "errors": _locust_errors(environment)}
+            data = {
+                "server_timing": TALLY.snapshot(),
+                "locust": _locust_stats(environment),
+                "errors": _locust_errors(environment),
+            }
             with open(SETTINGS.tally_file, "w", encoding="utf-8") as fh:
                 json.dump(data, fh, indent=1, sort_keys=True)
 
@@ -412,7 +420,9 @@ def create_comment(http: Any, base: str, post_pk: str, author_pk: str, *, timeou
     )
 
 
-def list_all(http: Any, base: str, path: str, *, limit: int = 100, max_items: int = 1000, timeout: float = 30.0) -> list[dict]:
+def list_all(
+    http: Any, base: str, path: str, *, limit: int = 100, max_items: int = 1000, timeout: float = 30.0
+) -> list[dict]:
     """Follow ``next_cursor`` from ``path`` until the end or ``max_items``."""
     items: list[dict] = []
     cursor = None

@@ -91,8 +91,13 @@ class ManagedProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            self.argv, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
-            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+            self.argv,
+            cwd=self.cwd,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         try:
             self.wait_ready()
@@ -177,7 +182,9 @@ def wait_http_ok(url: str, process: ManagedProcess, timeout: float) -> None:
         except (OSError, urllib.error.URLError) as exc:
             last = str(exc)
         time.sleep(0.25)
-    raise HarnessError(f"{url} not ready after {timeout:.0f}s ({last}); log {process.log_path}:\n{_tail(process.log_path)}")
+    raise HarnessError(
+        f"{url} not ready after {timeout:.0f}s ({last}); log {process.log_path}:\n{_tail(process.log_path)}"
+    )
 
 
 class MotoServer(ManagedProcess):
@@ -187,7 +194,9 @@ class MotoServer(ManagedProcess):
         self.port = port or free_port()
         env = base_env()
         env.pop("MOTO_PORT", None)
-        super().__init__([PYTHON, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)], env=env, log_path=log_path)
+        super().__init__(
+            [PYTHON, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)], env=env, log_path=log_path
+        )
 
     @property
     def endpoint(self) -> str:
@@ -200,13 +209,15 @@ class MotoServer(ManagedProcess):
 def dynamodb_answers(endpoint: str, timeout: float = 3.0) -> bool:
     """True when ``endpoint`` answers a DynamoDB ListTables call (any emulator)."""
     req = urllib.request.Request(
-        endpoint, data=b"{}", method="POST",
+        endpoint,
+        data=b"{}",
+        method="POST",
         headers={
             "Content-Type": "application/x-amz-json-1.0",
             "X-Amz-Target": "DynamoDB_20120810.ListTables",
             "X-Amz-Date": time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),  # dynalite insists on one
             "Authorization": "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/dynamodb/aws4_request, "
-                             "SignedHeaders=host, Signature=0",
+            "SignedHeaders=host, Signature=0",
         },
     )
     try:
@@ -236,8 +247,19 @@ class Dynalite(ManagedProcess):
         if missing:
             raise HarnessError(missing)
         self.port = port or free_port()
-        argv = [str(DYNALITE), "--host", "127.0.0.1", "--port", str(self.port),
-                "--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0"]
+        argv = [
+            str(DYNALITE),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--createTableMs",
+            "0",
+            "--deleteTableMs",
+            "0",
+            "--updateTableMs",
+            "0",
+        ]
         super().__init__(argv, env=base_env(), log_path=log_path)
 
     @property
@@ -266,7 +288,11 @@ class DevStack(ManagedProcess):
     """
 
     def __init__(
-        self, *, log_path: Path, port: Optional[int] = None, dynamodb_endpoint: Optional[str] = None,
+        self,
+        *,
+        log_path: Path,
+        port: Optional[int] = None,
+        dynamodb_endpoint: Optional[str] = None,
         env: Optional[Mapping[str, Optional[str]]] = None,
     ) -> None:
         if not DEVSTACK.exists():
@@ -291,8 +317,15 @@ class DevStack(ManagedProcess):
 class Gunicorn(ManagedProcess):
     """gunicorn with config/gunicorn.conf.py serving ``app`` (e.g. the bare benchmark app)."""
 
-    def __init__(self, app: str, *, log_path: Path, health_path: str, port: Optional[int] = None,
-                 env: Optional[Mapping[str, Optional[str]]] = None) -> None:
+    def __init__(
+        self,
+        app: str,
+        *,
+        log_path: Path,
+        health_path: str,
+        port: Optional[int] = None,
+        env: Optional[Mapping[str, Optional[str]]] = None,
+    ) -> None:
         self.port = port or free_port()
         self.health_path = health_path
         overrides: dict[str, Optional[str]] = {"PORT": str(self.port), "HOST": "127.0.0.1"}
@@ -319,11 +352,17 @@ class Gunicorn(ManagedProcess):
 def manage(args: Sequence[str], *, env: Mapping[str, str], timeout: float = 600.0) -> subprocess.CompletedProcess:
     """Run ``manage.py <args>`` (e.g. seed_blog) and fail loudly with its output."""
     result = subprocess.run(
-        [PYTHON, str(ROOT / "manage.py"), *args], cwd=ROOT, env=dict(env),
-        capture_output=True, text=True, timeout=timeout,
+        [PYTHON, str(ROOT / "manage.py"), *args],
+        cwd=ROOT,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     if result.returncode != 0:
-        raise HarnessError(f"manage.py {' '.join(args)} failed ({result.returncode}):\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
+        raise HarnessError(
+            f"manage.py {' '.join(args)} failed ({result.returncode}):\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+        )
     return result
 
 
@@ -362,13 +401,16 @@ def merge_entries(entries: Iterable[dict]) -> dict[str, float]:
         if e.get("last_request_timestamp") and e.get("start_time"):
             elapsed += max(0.0, e["last_request_timestamp"] - e["start_time"])
         hist.update({int(float(k)): v for k, v in e["response_times"].items()})
-    out = {"requests": requests, "failures": failures, "elapsed_s": elapsed,
-           "rps": requests / elapsed if elapsed else float("nan"),
-           "avg": total_rt / requests if requests else float("nan")}
+    out = {
+        "requests": requests,
+        "failures": failures,
+        "elapsed_s": elapsed,
+        "rps": requests / elapsed if elapsed else float("nan"),
+        "avg": total_rt / requests if requests else float("nan"),
+    }
     for name, fraction in PERCENTILES.items():
         out[name] = percentile(hist, requests, fraction)
     return out
-
 
 
 @dataclass
@@ -418,10 +460,15 @@ class LocustRun:
             except ValueError:
                 return float("nan")
 
-        return {"requests": int(num("Request Count") or 0) if row else 0,
-                "failures": int(num("Failure Count") or 0) if row else 0,
-                "rps": num("Requests/s"), "avg": num("Average Response Time"),
-                "p50": num("50%"), "p95": num("95%"), "p99": num("99%")}
+        return {
+            "requests": int(num("Request Count") or 0) if row else 0,
+            "failures": int(num("Failure Count") or 0) if row else 0,
+            "rps": num("Requests/s"),
+            "avg": num("Average Response Time"),
+            "p50": num("50%"),
+            "p95": num("95%"),
+            "p99": num("99%"),
+        }
 
     def names(self) -> list[str]:
         keys = set(self.locust_stats) | set(self.rows)
@@ -490,9 +537,22 @@ def run_locust(
     if config is not None:
         argv += ["--config", str(config)]
     argv += [
-        "-f", str(locustfile), "--headless", "--host", host,
-        "-u", str(users), "-r", str(spawn_rate), "-t", run_time,
-        "--csv", str(csv_prefix), "--only-summary", "--stop-timeout", "5",
+        "-f",
+        str(locustfile),
+        "--headless",
+        "--host",
+        host,
+        "-u",
+        str(users),
+        "-r",
+        str(spawn_rate),
+        "-t",
+        run_time,
+        "--csv",
+        str(csv_prefix),
+        "--only-summary",
+        "--stop-timeout",
+        "5",
     ]
     if html is not None:
         argv += ["--html", str(html)]
@@ -509,8 +569,15 @@ def run_locust(
             environ[key] = str(value)
     with open(log_path, "w", encoding="utf-8") as log:
         if stream:
-            proc = subprocess.Popen(argv, cwd=ROOT, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                    text=True, start_new_session=True)
+            proc = subprocess.Popen(
+                argv,
+                cwd=ROOT,
+                env=environ,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,
+            )
             try:
                 assert proc.stdout is not None
                 for line in proc.stdout:
@@ -521,8 +588,9 @@ def run_locust(
                 _stop_group(proc)
                 raise
         else:
-            proc = subprocess.Popen(argv, cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                argv, cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
             try:
                 returncode = proc.wait(timeout=timeout)
             except BaseException:

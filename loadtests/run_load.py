@@ -55,7 +55,9 @@ def print_summary(run: LocustRun, *, host: str, users: int, duration: str) -> No
             f"{f['rps']:>7.1f} {f['p50']:>6.0f} {f['p95']:>6.0f} {f['p99']:>6.0f}"
         )
     for failure in run.failures[:10]:
-        print(f"   FAILED {failure.get('Method')} {failure.get('Name')}: {failure.get('Error')} x{failure.get('Occurrences')}")
+        print(
+            f"   FAILED {failure.get('Method')} {failure.get('Name')}: {failure.get('Error')} x{failure.get('Occurrences')}"
+        )
     if s["cpu_warning"]:
         print("   note: locust's own CPU went above 90%; the load generator may have limited throughput")
     if run.returncode not in (0, 1):
@@ -77,10 +79,18 @@ def main() -> int:
         created = common.ensure_seed(host)
         if created:
             print(f"seeded {created} posts through the API")
-        print(f"running {locustfile}: {users} users (spawn {spawn_rate}/s) for {duration} against {host} ...", flush=True)
+        print(
+            f"running {locustfile}: {users} users (spawn {spawn_rate}/s) for {duration} against {host} ...", flush=True
+        )
         return run_locust(
-            locustfile, host, users=users, spawn_rate=spawn_rate, run_time=duration,
-            csv_prefix=prefix, html=html, config=ROOT / "loadtests" / "locust.conf",
+            locustfile,
+            host,
+            users=users,
+            spawn_rate=spawn_rate,
+            run_time=duration,
+            csv_prefix=prefix,
+            html=html,
+            config=ROOT / "loadtests" / "locust.conf",
         )
 
     raw_host = os.environ.get("HOST", "").strip()

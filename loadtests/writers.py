@@ -81,8 +81,12 @@ class BlogWriter(FastHttpUser):
         }
         with self.client.post(CREATE_POST, json=payload, name=CREATE_POST, catch_response=True) as resp:
             body = checked(
-                resp, 201, has_keys("pk"), field_equals("slug", payload["slug"]),
-                field_equals("author_pk", self.author_pk), name=CREATE_POST,
+                resp,
+                201,
+                has_keys("pk"),
+                field_equals("slug", payload["slug"]),
+                field_equals("author_pk", self.author_pk),
+                name=CREATE_POST,
             )
         if body:
             self.own_posts.append(body["pk"])

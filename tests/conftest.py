@@ -14,8 +14,15 @@ os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
 os.environ["DJANGO_DEBUG"] = "1"
 os.environ["DJANGO_SECRET_KEY"] = "test-secret-key-not-for-production"
 
-for _name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE", "AWS_SESSION_TOKEN",
-              "AWS_SECURITY_TOKEN", "DYNAMO_CREATE_TABLES_ON_STARTUP", "DYNAMO_TABLE_PREFIX"):
+for _name in (
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "DYNAMO_CREATE_TABLES_ON_STARTUP",
+    "DYNAMO_TABLE_PREFIX",
+):
     os.environ.pop(_name, None)
 os.environ["AWS_ACCESS_KEY_ID"] = "testing"
 os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"

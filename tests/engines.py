@@ -242,8 +242,7 @@ class ServerEngine(Engine):
                 pass
             if time.monotonic() > deadline:
                 raise EngineUnavailable(
-                    f"{self.name} did not answer on {self.endpoint_url} within {START_TIMEOUT:g}s: "
-                    f"{self.log_tail()}"
+                    f"{self.name} did not answer on {self.endpoint_url} within {START_TIMEOUT:g}s: {self.log_tail()}"
                 )
             time.sleep(delay)  # polling interval, not a wait for readiness
             delay = min(delay * 2, 0.25)

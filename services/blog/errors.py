@@ -55,9 +55,7 @@ class ApiError(Exception):
         self.headers = dict(headers) if headers else None
 
     def to_response(self) -> JsonResponse:
-        return error_response(
-            self.status, self.code, self.message, fields=self.fields, headers=self.headers
-        )
+        return error_response(self.status, self.code, self.message, fields=self.fields, headers=self.headers)
 
 
 class BadRequest(ApiError):

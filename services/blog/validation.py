@@ -38,7 +38,9 @@ def parse_json_object(request) -> dict[str, Any]:
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise InvalidJson(f"Request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise InvalidJson(f"Request body must be a JSON object, not {type(data).__name__ if data is not None else 'null'}.")
+        raise InvalidJson(
+            f"Request body must be a JSON object, not {type(data).__name__ if data is not None else 'null'}."
+        )
     return data
 
 

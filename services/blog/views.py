@@ -106,9 +106,7 @@ class AuthorDetailView(ApiView):
         if Comment.objects.consistent().filter(author_pk=pk).exists():
             blockers.append("comments")
         if blockers:
-            raise Conflict(
-                f"Author {pk} still has {' and '.join(blockers)}; delete them first."
-            )
+            raise Conflict(f"Author {pk} still has {' and '.join(blockers)}; delete them first.")
         author.delete()
         return _no_content()
 
@@ -151,11 +149,7 @@ class PostDetailView(ApiView):
             raise NotFound(f"Post {pk} does not exist.")
         else:
             post = Post.objects.get(pk=pk)
-        page = (
-            Comment.objects.filter(post_pk=pk)
-            .order_by("created_at")
-            .paginate(DETAIL_COMMENTS_LIMIT)
-        )
+        page = Comment.objects.filter(post_pk=pk).order_by("created_at").paginate(DETAIL_COMMENTS_LIMIT)
         comments = list(page.items)
         # One batched load for the post's author and every commenter.
         authors = Author.objects.in_bulk(list({post.author_pk, *(c.author_pk for c in comments)}))

@@ -100,7 +100,9 @@ def test_put_missing_author_is_404(api, assert_error):
 @pytest.mark.parametrize("field", ["pk", "created_at"])
 def test_put_read_only_field_is_400(api, assert_error, field):
     created = api.create_author()
-    error = assert_error(api.put(f"/api/authors/{created['pk']}/", {field: created[field]}), 400, "validation_error", field)
+    error = assert_error(
+        api.put(f"/api/authors/{created['pk']}/", {field: created[field]}), 400, "validation_error", field
+    )
     assert "read-only" in error["fields"][field][0]
 
 

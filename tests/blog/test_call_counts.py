@@ -36,9 +36,7 @@ def feed():
     """20 posts by 5 authors."""
     authors = [Author(username=f"writer{i}", email=f"w{i}@example.com") for i in range(5)]
     Author.objects.bulk_create(authors)
-    Post.objects.bulk_create(
-        [Post(title=f"P{i}", slug=f"p{i}", author_pk=authors[i % 5].pk) for i in range(20)]
-    )
+    Post.objects.bulk_create([Post(title=f"P{i}", slug=f"p{i}", author_pk=authors[i % 5].pk) for i in range(20)])
     cache.reset()
     return authors
 

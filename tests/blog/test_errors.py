@@ -143,7 +143,10 @@ def test_healthz_503_when_table_missing(api, dynamo_settings, assert_error):
 def unreachable(dynamo_settings):
     """DynamoDB endpoint that refuses connections, failing fast."""
     with dynamo_settings(
-        ENDPOINT_URL="http://127.0.0.1:9", CONNECT_TIMEOUT=0.5, READ_TIMEOUT=0.5, MAX_ATTEMPTS=1,
+        ENDPOINT_URL="http://127.0.0.1:9",
+        CONNECT_TIMEOUT=0.5,
+        READ_TIMEOUT=0.5,
+        MAX_ATTEMPTS=1,
         CACHE_TTL=0,
     ):
         dynamo_backend.cache.reset()

@@ -17,8 +17,14 @@ def alice(api):
 def test_create_post_returns_201_with_embedded_author(api, alice):
     response = api.post(
         "/api/posts/",
-        {"title": "Hello DynamoDB", "slug": "hello-dynamodb", "author_pk": alice["pk"], "published": True,
-         "tags": ["aws", "django"], "body": "Text"},
+        {
+            "title": "Hello DynamoDB",
+            "slug": "hello-dynamodb",
+            "author_pk": alice["pk"],
+            "published": True,
+            "tags": ["aws", "django"],
+            "body": "Text",
+        },
     )
     assert response.status_code == 201, response.content
     body = response.json()
@@ -54,8 +60,12 @@ def test_get_post_embeds_author_and_comments_oldest_first(api, alice):
     assert [c["pk"] for c in body["comments"]] == [first["pk"], second["pk"], third["pk"]]
     assert [c["author"]["username"] for c in body["comments"]] == ["bob", "alice", "bob"]
     assert body["comments"][0] == {
-        "pk": first["pk"], "post_pk": post["pk"], "author_pk": bob["pk"],
-        "author": {"pk": bob["pk"], "username": "bob"}, "body": "first", "created_at": first["created_at"],
+        "pk": first["pk"],
+        "post_pk": post["pk"],
+        "author_pk": bob["pk"],
+        "author": {"pk": bob["pk"], "username": "bob"},
+        "body": "first",
+        "created_at": first["created_at"],
     }
     assert body["comments_truncated"] is False
 
@@ -108,9 +118,7 @@ def test_list_posts_paginates_newest_first(api, alice):
 
 
 def test_list_default_limit_is_20(api, alice):
-    Post.objects.bulk_create(
-        [Post(title=f"t{i}", slug=f"s{i}", author_pk=alice["pk"]) for i in range(21)]
-    )
+    Post.objects.bulk_create([Post(title=f"t{i}", slug=f"s{i}", author_pk=alice["pk"]) for i in range(21)])
     body = api.get("/api/posts/").json()
     assert len(body["results"]) == 20 and body["next_cursor"]
     rest = api.get(f"/api/posts/?cursor={body['next_cursor']}").json()
@@ -235,14 +243,18 @@ def test_put_can_move_post_to_another_author(api, alice):
 
 def test_put_to_missing_author_is_400(api, alice, assert_error):
     post = api.create_post(alice["pk"])
-    assert_error(api.put(f"/api/posts/{post['pk']}/", {"author_pk": str(uuid.uuid4())}), 400, "validation_error", "author_pk")
+    assert_error(
+        api.put(f"/api/posts/{post['pk']}/", {"author_pk": str(uuid.uuid4())}), 400, "validation_error", "author_pk"
+    )
 
 
 @pytest.mark.parametrize("field", ["view_count", "created_at", "updated_at", "pk"])
 def test_put_read_only_field_is_400_and_changes_nothing(api, alice, assert_error, field):
     post = api.create_post(alice["pk"])
     value = 99 if field == "view_count" else post[field]
-    assert_error(api.put(f"/api/posts/{post['pk']}/", {field: value, "title": "changed"}), 400, "validation_error", field)
+    assert_error(
+        api.put(f"/api/posts/{post['pk']}/", {field: value, "title": "changed"}), 400, "validation_error", field
+    )
     assert Post.objects.get(pk=post["pk"]).title == post["title"]
 
 

@@ -1,4 +1,5 @@
 """batch_get / batch_write: chunking, dedupe and Unprocessed* retries, on a stubbed client."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -44,9 +45,7 @@ def delete(pk: str) -> dict:
 
 @pytest.fixture
 def stubber() -> Iterator[Stubber]:
-    client = boto3.client(
-        "dynamodb", region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test"
-    )
+    client = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test")
     with Stubber(client) as stub, connection.use_client(client):
         yield stub
         stub.assert_no_pending_responses()
@@ -203,7 +202,9 @@ def test_batch_write_raises_with_raw_leftover_requests_when_attempts_run_out(stu
     requests = [put("a"), delete("b")]
     stubber.add_response("batch_write_item", {"UnprocessedItems": {TABLE: [delete("b")]}}, write_params(requests))
     for _ in range(policy.max_attempts - 1):
-        stubber.add_response("batch_write_item", {"UnprocessedItems": {TABLE: [delete("b")]}}, write_params([delete("b")]))
+        stubber.add_response(
+            "batch_write_item", {"UnprocessedItems": {TABLE: [delete("b")]}}, write_params([delete("b")])
+        )
 
     with pytest.raises(BatchWriteError) as info:
         batch_write(TABLE, put_items=[item("a")], delete_pks=["b"], policy=policy)
@@ -226,9 +227,7 @@ def test_batch_write_sends_60_puts_in_chunks_of_25_25_10(stubber, policy):
 
 def test_batch_write_puts_a_repeated_pk_in_a_later_call(stubber, policy):
     first, second = item("a", title="old"), item("a", title="new")
-    stubber.add_response(
-        "batch_write_item", {}, write_params([{"PutRequest": {"Item": first}}, put("b")])
-    )
+    stubber.add_response("batch_write_item", {}, write_params([{"PutRequest": {"Item": first}}, put("b")]))
     stubber.add_response("batch_write_item", {}, write_params([{"PutRequest": {"Item": second}}]))
 
     batch_write(TABLE, put_items=[first, second, item("b")], policy=policy)

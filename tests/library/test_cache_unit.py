@@ -1,4 +1,5 @@
 """Identity map, item cache and query cache, with an injected clock (no sleeping)."""
+
 from __future__ import annotations
 
 import threading
@@ -389,8 +390,10 @@ def test_sixteen_threads_can_change_nothing_they_share_and_never_raise(clock):
                 if got:
                     # Another thread's marks would show here if a change could get through.
                     assert "mark" not in got and len(got["tags"]["L"]) == 1
-                    for change in (lambda: got.__setitem__("mark", {"N": str(n)}),
-                                   lambda: got["tags"]["L"].append({"S": str(n)})):
+                    for change in (
+                        lambda: got.__setitem__("mark", {"N": str(n)}),
+                        lambda: got["tags"]["L"].append({"S": str(n)}),
+                    ):
                         try:
                             change()
                         except TypeError:

@@ -76,7 +76,9 @@ def test_concurrent_creates_of_different_slugs_all_succeed(engine):
 def test_conditional_update_by_pk_is_atomic(engine):
     post = Post.objects.create(title="once", slug="once", view_count=0)
 
-    results = race(8, lambda _: Post.objects.filter(pk=post.pk, view_count__lt=1).update(view_count=F("view_count") + 1))
+    results = race(
+        8, lambda _: Post.objects.filter(pk=post.pk, view_count__lt=1).update(view_count=F("view_count") + 1)
+    )
 
     assert sorted(results) == [0] * 7 + [1], results
     assert engine.raw_get(Post, post.pk)["view_count"] == {"N": "1"}

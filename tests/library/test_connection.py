@@ -58,8 +58,9 @@ def test_importing_the_library_and_models_makes_no_network_call():
     }
     env.pop("DYNAMO_CREATE_TABLES_ON_STARTUP", None)
 
-    proc = subprocess.run([sys.executable, "-c", NO_NETWORK_AT_IMPORT], cwd=REPO_ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", NO_NETWORK_AT_IMPORT], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
 
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "imported" in proc.stdout

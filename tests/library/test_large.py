@@ -167,8 +167,12 @@ def last_scanned(engine, blobs):
 @pytest.fixture
 def last_queried(engine, blobs):
     pages = raw_pages(
-        engine, "query", IndexName="group-index", KeyConditionExpression="#g = :g",
-        ExpressionAttributeNames={"#g": "group"}, ExpressionAttributeValues={":g": {"S": "g"}},
+        engine,
+        "query",
+        IndexName="group-index",
+        KeyConditionExpression="#g = :g",
+        ExpressionAttributeNames={"#g": "group"},
+        ExpressionAttributeValues={":g": {"S": "g"}},
     )
     return mark_last(engine, pages)
 
@@ -195,4 +199,3 @@ def test_query_with_filter_finds_a_match_only_the_last_page_holds(last_queried):
 
     assert qs.exists() is True
     assert [b.pk for b in qs[:1]] == [last_queried]
-

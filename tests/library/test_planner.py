@@ -139,7 +139,38 @@ def test_non_indexed_filter_runs_a_scan(engine):
 def comments(engine):
     post_pk = str(uuid.uuid4())
     # created out of order, so only the sort key can put them in order
-    order = [17, 3, 29, 0, 11, 24, 6, 20, 1, 14, 27, 9, 22, 4, 18, 12, 25, 7, 15, 2, 28, 10, 19, 5, 23, 13, 26, 8, 16, 21]
+    order = [
+        17,
+        3,
+        29,
+        0,
+        11,
+        24,
+        6,
+        20,
+        1,
+        14,
+        27,
+        9,
+        22,
+        4,
+        18,
+        12,
+        25,
+        7,
+        15,
+        2,
+        28,
+        10,
+        19,
+        5,
+        23,
+        13,
+        26,
+        8,
+        16,
+        21,
+    ]
     Comment.objects.bulk_create(
         [Comment(post_pk=post_pk, body=f"c{n:02d}", created_at=START + dt.timedelta(minutes=n)) for n in order]
     )

@@ -1,4 +1,5 @@
 """The read path through the model layer: identity map, item cache, query cache, fan-out."""
+
 from __future__ import annotations
 
 import threading
@@ -202,4 +203,3 @@ def test_sixteen_threads_reading_and_writing_one_item_share_no_instance(engine):
     ids = [id(obj) for objs in seen for obj in objs]
     assert len(ids) == len(set(ids)), "an instance or list was handed to two readers"
     assert Writer.objects.get(pk=writer.pk).tags == ["a"]
-

@@ -22,12 +22,18 @@ def rows(engine):
     return {
         r.name: r
         for r in (
-            Reserved.objects.create(name="alpha", status="open", comment="first one", data={"k": 1},
-                                    date=DAY, count=1),
-            Reserved.objects.create(name="beta", status="closed", comment="second", data=None,
-                                    date=DAY + dt.timedelta(days=2), count=5),
-            Reserved.objects.create(name="gamma", status="open", comment="third one", data={"k": 2},
-                                    date=DAY + dt.timedelta(days=4), count=9),
+            Reserved.objects.create(name="alpha", status="open", comment="first one", data={"k": 1}, date=DAY, count=1),
+            Reserved.objects.create(
+                name="beta", status="closed", comment="second", data=None, date=DAY + dt.timedelta(days=2), count=5
+            ),
+            Reserved.objects.create(
+                name="gamma",
+                status="open",
+                comment="third one",
+                data={"k": 2},
+                date=DAY + dt.timedelta(days=4),
+                count=9,
+            ),
         )
     }
 
@@ -60,7 +66,9 @@ def test_reserved_word_fields_in_q_and_exclude(rows):
 
 def test_values_and_values_list_of_reserved_word_fields(rows):
     assert sorted(Reserved.objects.values_list("name", "status", "count")) == [
-        ("alpha", "open", 1), ("beta", "closed", 5), ("gamma", "open", 9)
+        ("alpha", "open", 1),
+        ("beta", "closed", 5),
+        ("gamma", "open", 9),
     ]
     (row,) = Reserved.objects.filter(name="beta").values("comment", "date", "data")
     assert row == {"comment": "second", "date": DAY + dt.timedelta(days=2), "data": None}
@@ -111,12 +119,24 @@ def test_reserved_word_filter_deletes(engine, rows):
 
 
 def test_expressions_alias_every_attribute_name(engine):
-    plan = Reserved.objects.filter(name="alpha", status="open", comment__contains="x", count__gt=1,
-                                   data__isnull=False, date__lt=DAY).explain()
+    plan = Reserved.objects.filter(
+        name="alpha", status="open", comment__contains="x", count__gt=1, data__isnull=False, date__lt=DAY
+    ).explain()
 
     expressions = " ".join(str(plan.get(key) or "") for key in ("key_condition", "filter"))
     bare_words = set(re.findall(r"(?<![#:\w])[A-Za-z_]\w*", expressions))
-    functions = {"AND", "OR", "NOT", "BETWEEN", "IN", "attribute_exists", "attribute_not_exists",
-                 "begins_with", "contains", "size", "attribute_type"}
+    functions = {
+        "AND",
+        "OR",
+        "NOT",
+        "BETWEEN",
+        "IN",
+        "attribute_exists",
+        "attribute_not_exists",
+        "begins_with",
+        "contains",
+        "size",
+        "attribute_type",
+    }
     assert not (bare_words - functions), expressions
     assert set(RESERVED) <= set(plan["names"].values())

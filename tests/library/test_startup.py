@@ -1,4 +1,5 @@
 """Start-up behaviour: tables created by the AppConfig, racing workers, client settings."""
+
 from __future__ import annotations
 
 import threading

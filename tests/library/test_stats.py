@@ -1,4 +1,5 @@
 """Per-request call accounting and the Server-Timing middleware."""
+
 from __future__ import annotations
 
 import threading

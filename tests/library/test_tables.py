@@ -171,5 +171,8 @@ def test_unknown_key_fails_at_first_use():
     from dynamo_backend import ConfigurationError
     from dynamo_backend.conf import get_setting
 
-    with override_settings(DYNAMO_BACKEND={"TABEL_PREFIX": "x"}), pytest.raises(ConfigurationError, match="TABEL_PREFIX"):
+    with (
+        override_settings(DYNAMO_BACKEND={"TABEL_PREFIX": "x"}),
+        pytest.raises(ConfigurationError, match="TABEL_PREFIX"),
+    ):
         get_setting("TABLE_PREFIX")

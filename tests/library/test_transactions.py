@@ -1,4 +1,5 @@
 """transact_write: all-or-nothing writes with TransactWriteItems (not on dynalite)."""
+
 from __future__ import annotations
 
 import pytest

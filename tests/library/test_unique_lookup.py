@@ -1,4 +1,5 @@
 """Equality on a unique field is answered through its claim: two GetItems, never a Scan."""
+
 from __future__ import annotations
 
 import pytest

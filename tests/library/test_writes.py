@@ -202,4 +202,3 @@ def test_save_after_refresh_succeeds(engine):
     stale.save()
 
     assert engine.raw_get(Versioned, doc.pk)["title"] == {"S": "v3"}
-

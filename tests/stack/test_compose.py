@@ -236,7 +236,7 @@ def test_docker_image_listens_on_all_interfaces_port_8000(dockerfile):
 
 def test_docker_healthcheck_asks_healthz_with_the_standard_library(dockerfile):
     healthcheck = dockerfile.effective(dockerfile.final, "HEALTHCHECK")[-1]
-    command = json.loads(healthcheck[healthcheck.index("CMD") + len("CMD"):].strip())
+    command = json.loads(healthcheck[healthcheck.index("CMD") + len("CMD") :].strip())
     code = python_snippet(["CMD", *command])
     compile(code, "<docker healthcheck>", "exec")
     assert "urllib" in code and "http://127.0.0.1:8000/healthz" in code

@@ -197,7 +197,12 @@ def test_make_run_stack_serves_the_readme_flow_and_stops_cleanly(stack):
     # Create a post.
     response = http.post(
         f"{api}/posts/",
-        json={"title": "Hello DynamoDB", "slug": f"hello-dynamodb-{suffix}", "author_pk": author["pk"], "published": True},
+        json={
+            "title": "Hello DynamoDB",
+            "slug": f"hello-dynamodb-{suffix}",
+            "author_pk": author["pk"],
+            "published": True,
+        },
         timeout=10,
     )
     assert response.status_code == 201, response.text
@@ -274,9 +279,7 @@ def test_make_run_stack_serves_the_readme_flow_and_stops_cleanly(stack):
 
     # Errors stay JSON, even for routes that do not exist.
     assert_json_error(http.get(f"{api}/no-such-thing/", timeout=10), 404)
-    malformed = http.post(
-        f"{api}/authors/", data="{not json", headers={"Content-Type": "application/json"}, timeout=10
-    )
+    malformed = http.post(f"{api}/authors/", data="{not json", headers={"Content-Type": "application/json"}, timeout=10)
     assert_json_error(malformed, 400)
     http.close()
 
@@ -295,7 +298,7 @@ def test_make_run_stack_serves_the_readme_flow_and_stops_cleanly(stack):
 def readme_curl_block() -> str:
     """The bash block under "Try the API" in README.md, exactly as a user copies it."""
     text = (ROOT / "README.md").read_text()
-    section = text[text.index("## Try the API"):]
+    section = text[text.index("## Try the API") :]
     match = re.search(r"```bash\n(.*?)```", section, re.DOTALL)
     assert match, "README.md has no bash block under 'Try the API'"
     return match.group(1)
@@ -303,10 +306,15 @@ def readme_curl_block() -> str:
 
 def test_readme_curl_examples_run_as_written_against_make_run(stack):
     stack.wait_healthy()
-    stack.started.extend([stack.pid_of(r"emulator ready \(pid (\d+)\)"), stack.pid_of(r"gunicorn started \(pid (\d+)\)")])
+    stack.started.extend(
+        [stack.pid_of(r"emulator ready \(pid (\d+)\)"), stack.pid_of(r"gunicorn started \(pid (\d+)\)")]
+    )
     script = readme_curl_block().replace("127.0.0.1:8000", f"127.0.0.1:{stack.port}")
     done = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, timeout=120,
+        ["bash", "-euo", "pipefail", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     out = done.stdout
     assert done.returncode == 0, f"README block failed ({done.returncode}):\n{out}\n{done.stderr}"

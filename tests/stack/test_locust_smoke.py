@@ -40,8 +40,13 @@ def test_blog_mix_runs_headless_with_zero_failures(live_stack) -> None:
     common.ensure_seed(stack.url, small)
 
     run = run_locust(
-        "loadtests/locustfile.py", stack.url, users=6, spawn_rate=6, run_time="6s",
-        csv_prefix=log_dir / "smoke", timeout=120,
+        "loadtests/locustfile.py",
+        stack.url,
+        users=6,
+        spawn_rate=6,
+        run_time="6s",
+        csv_prefix=log_dir / "smoke",
+        timeout=120,
         env={"LOADTEST_WAIT": "0.05,0.2", "LOADTEST_MIN_POSTS": "8", "LOADTEST_POOL_MAX": "50"},
     )
 

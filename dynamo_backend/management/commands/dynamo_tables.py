@@ -1,4 +1,5 @@
 """python manage.py dynamo_tables create|delete|describe|list [app_label.Model ...]"""
+
 from __future__ import annotations
 
 import json
@@ -52,8 +53,11 @@ class Command(BaseCommand):
                 "status": desc.get("TableStatus"),
                 "items": desc.get("ItemCount"),
                 "indexes": [
-                    {"name": g["IndexName"], "keys": [k["AttributeName"] for k in g["KeySchema"]],
-                     "status": g.get("IndexStatus")}
+                    {
+                        "name": g["IndexName"],
+                        "keys": [k["AttributeName"] for k in g["KeySchema"]],
+                        "status": g.get("IndexStatus"),
+                    }
                     for g in desc.get("GlobalSecondaryIndexes", [])
                 ],
             }

@@ -78,8 +78,7 @@ class Command(BaseCommand):
         Comment.objects.bulk_create(comment_objs)
 
         self.stdout.write(
-            f"Created {len(author_objs)} authors, {len(post_objs)} posts and "
-            f"{len(comment_objs)} comments (run {run})."
+            f"Created {len(author_objs)} authors, {len(post_objs)} posts and {len(comment_objs)} comments (run {run})."
         )
         if author_objs:
             self.stdout.write(f"  e.g. author {author_objs[0].pk} ({author_objs[0].username})")
