@@ -20,8 +20,9 @@ style ``post.author`` in a loop would, and never caches:
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import requests
 

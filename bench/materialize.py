@@ -23,9 +23,10 @@ import statistics
 import sys
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -122,7 +123,7 @@ def _pynamo_model(native_datetimes: bool) -> type:
 
 def make_items(n: int, datetime_format: Callable[[datetime], str]) -> list[dict[str, Any]]:
     """N distinct raw items shaped like the blog's posts."""
-    start = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)
+    start = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
     body = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 4
     items = []
     for i in range(n):
@@ -147,7 +148,7 @@ def make_items(n: int, datetime_format: Callable[[datetime], str]) -> list[dict[
 
 def _choose_datetime_format(BenchPost: type) -> tuple[Callable[[datetime], str], str]:
     """PynamoDB's wire format if our DateTimeField reads it, else our own (noted in the result)."""
-    probe = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)
+    probe = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
     raw = make_items(1, lambda d: d.strftime(PYNAMO_DATETIME_FORMAT))[0]
     try:
         if BenchPost.from_raw(raw).created_at == probe:
@@ -160,7 +161,7 @@ def _choose_datetime_format(BenchPost: type) -> tuple[Callable[[datetime], str],
 
 def _check_same(ours: list, dicts: list, pynamo: list) -> None:
     """The three results agree on every field: the comparison is like for like."""
-    for a, d, p in zip(ours[:50], dicts[:50], pynamo[:50]):
+    for a, d, p in zip(ours[:50], dicts[:50], pynamo[:50], strict=False):
         assert a.pk == d["pk"] == p.pk, (a.pk, d["pk"], p.pk)
         assert a.view_count == int(d["view_count"]) == int(p.view_count)
         assert list(a.tags) == list(d["tags"]) == list(p.tags)

@@ -9,7 +9,7 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,7 +28,7 @@ ENDPOINT_LABELS = {
 }
 
 
-def _num(value: Any) -> Optional[float]:
+def _num(value: Any) -> float | None:
     try:
         value = float(value)
     except (TypeError, ValueError):
@@ -56,7 +56,7 @@ def pct(value: Any) -> str:
     return "–" if v is None else f"{v:.0%}"
 
 
-def ratio(a: Any, b: Any) -> Optional[float]:
+def ratio(a: Any, b: Any) -> float | None:
     a, b = _num(a), _num(b)
     return a / b if a is not None and b else None
 
@@ -66,7 +66,7 @@ def xr(value: Any) -> str:
     return "–" if v is None else f"{v:.2f}x"
 
 
-def table(headers: list[str], rows: list[list[str]], align: Optional[str] = None) -> str:
+def table(headers: list[str], rows: list[list[str]], align: str | None = None) -> str:
     align = align or "l" + "r" * (len(headers) - 1)
     sep = ["---:" if a == "r" else "---" for a in align]
     lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join(sep) + " |"]
@@ -87,7 +87,7 @@ def mixes(r: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {k: mix[k] for k in sorted(mix, key=lambda e: (e != "moto", e)) if mix[k].get("on") and mix[k].get("off")}
 
 
-def target_emulator(r: dict[str, Any]) -> Optional[str]:
+def target_emulator(r: dict[str, Any]) -> str | None:
     """The emulator whose read-mix ratio the caches target is judged on."""
     found = mixes(r)
     chosen = r.get("read_mix_target")
@@ -104,7 +104,7 @@ def rates(r: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {k: g[k] for k in sorted(g, key=lambda e: (e != "moto", e))}
 
 
-def mix_ratio(mix: dict[str, Any]) -> Optional[float]:
+def mix_ratio(mix: dict[str, Any]) -> float | None:
     return ratio(mix.get("on", {}).get("rps"), mix.get("off", {}).get("rps"))
 
 
@@ -114,7 +114,7 @@ def mix_ratio(mix: dict[str, Any]) -> Optional[float]:
 def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
 
-    def ratio_target(name: str, measured: Optional[float], goal: float, basis: str, why: str = "") -> None:
+    def ratio_target(name: str, measured: float | None, goal: float, basis: str, why: str = "") -> None:
         if measured is None:
             out.append(
                 {
@@ -224,12 +224,12 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _ddb_ms(phase: dict[str, Any], name: str = "Aggregated") -> Optional[float]:
+def _ddb_ms(phase: dict[str, Any], name: str = "Aggregated") -> float | None:
     row = phase.get("tally", {}).get(name, {})
     return ratio(row.get("ddb_ms"), row.get("with_header"))
 
 
-def _why_cache(r: dict[str, Any], emulator: Optional[str] = None) -> str:
+def _why_cache(r: dict[str, Any], emulator: str | None = None) -> str:
     emulator = emulator or target_emulator(r)
     mix = mixes(r)[emulator]
     on, off = mix["on"], mix["off"]
@@ -720,7 +720,7 @@ def chart(r: dict[str, Any], path: Path) -> None:
             values = [all_mixes[e][key]["rps"] for e in emus]
             top = max([top, *values])
             ax_a.bar(xs, values, width, label=label, color=color)
-            for x, e in zip(xs, emus):
+            for x, e in zip(xs, emus, strict=False):
                 ph = all_mixes[e][key]
                 ax_a.annotate(
                     f"{ph['rps']:.0f} req/s\np50 {ph['p50']:.0f}\np95 {ph['p95']:.0f} ms",
@@ -758,7 +758,7 @@ def chart(r: dict[str, Any], path: Path) -> None:
         for i, (label, values, color) in enumerate(series):
             xs = [j + (i - 1.5) * width for j in range(len(keys))]
             ax_b.bar(xs, values, width, label=label, color=color)
-            for x, v in zip(xs, values):
+            for x, v in zip(xs, values, strict=False):
                 ax_b.annotate(f"{v:g}", (x, v), ha="center", va="bottom", fontsize=7)
         ax_b.set_xticks(range(len(keys)))
         ax_b.set_xticklabels([k.replace("_", "\n") for k in keys], fontsize=8)
@@ -790,7 +790,7 @@ def chart(r: dict[str, Any], path: Path) -> None:
         labels = ["ours\nfrom_raw", "boto3\nTypeDeserializer", "PynamoDB\nfrom_raw_data"]
         ms = [m["contenders"][k]["best_s"] * 1000 for k in keys]
         bars = ax_d.bar(labels, ms, color=["#2b7bba", "#999999", "#e39c37"])
-        for bar, k, v in zip(bars, keys, ms):
+        for bar, k, v in zip(bars, keys, ms, strict=False):
             note = (
                 "" if k == "ours" else f"\n{m['contenders'][k]['best_s'] / m['contenders']['ours']['best_s']:.2f}x ours"
             )

@@ -45,9 +45,9 @@ import sys
 import time
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -61,9 +61,9 @@ from loadtests.harness import (  # noqa: E402
     PRODUCTION_ENV,
     PYTHON,
     DevStack,
+    Dynalite,
     Gunicorn,
     HarnessError,
-    Dynalite,
     MotoServer,
     base_env,
     dynalite_missing,
@@ -102,7 +102,7 @@ class BenchConfig:
     emulators: tuple[str, ...] = ("moto", "dynalite")
 
     @classmethod
-    def from_env(cls) -> "BenchConfig":
+    def from_env(cls) -> BenchConfig:
         quick = os.environ.get("BENCH_QUICK", "").strip() not in ("", "0")
         seed = [int(x) for x in os.environ.get("BENCH_SEED", "40,200,5").split(",")]
         seed += [40, 200, 5][len(seed) :]
@@ -185,10 +185,10 @@ class Bench:
         locustfile: str,
         host: str,
         seconds: int,
-        users: Optional[int] = None,
-        endpoint: Optional[str] = None,
+        users: int | None = None,
+        endpoint: str | None = None,
         closed_loop: bool = True,
-        pool_file: Optional[Path] = None,
+        pool_file: Path | None = None,
     ) -> dict[str, Any]:
         users = users or self.cfg.users
         env = {"LOADTEST_POOL_FILE": str(pool_file or self.pool_file), "LOADTEST_ENDPOINT": endpoint}
@@ -245,7 +245,7 @@ class Bench:
                 runs[key].append(self.phase(f"{key}_r{i + 1}", seconds=per_phase, **kwargs))
         return merge(runs[a[0]]), merge(runs[b[0]])
 
-    def warmup(self, name: str, host: str, pool_file: Optional[Path] = None) -> None:
+    def warmup(self, name: str, host: str, pool_file: Path | None = None) -> None:
         if self.cfg.warmup > 0:
             self.phase(
                 f"warmup_{name}", locustfile="read_mix.py", host=host, seconds=self.cfg.warmup, pool_file=pool_file
@@ -355,7 +355,7 @@ class Bench:
         results: dict[str, Any] = {
             "machine": machine(),
             "config": asdict(cfg),
-            "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "started": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         t0 = time.monotonic()
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import random as _random
 import time as _time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any, TypeVar
 
 from . import connection
 from .conf import get_setting

@@ -19,10 +19,11 @@ from __future__ import annotations
 import copy
 import threading
 import time
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from decimal import Decimal
-from typing import Any, Callable, Hashable, Iterator, NamedTuple
+from typing import Any, NamedTuple
 
 from cachetools import TLRUCache
 
@@ -130,10 +131,10 @@ class FrozenDict(dict):
     __setitem__ = __delitem__ = __ior__ = _read_only
     clear = pop = popitem = setdefault = update = _read_only
 
-    def __copy__(self) -> "FrozenDict":
+    def __copy__(self) -> FrozenDict:
         return self
 
-    def __deepcopy__(self, memo: dict) -> "FrozenDict":
+    def __deepcopy__(self, memo: dict) -> FrozenDict:
         return self
 
     def __reduce__(self) -> tuple:
@@ -147,10 +148,10 @@ class FrozenList(list):
     __setitem__ = __delitem__ = __iadd__ = __imul__ = _read_only
     append = extend = insert = remove = pop = clear = sort = reverse = _read_only
 
-    def __copy__(self) -> "FrozenList":
+    def __copy__(self) -> FrozenList:
         return self
 
-    def __deepcopy__(self, memo: dict) -> "FrozenList":
+    def __deepcopy__(self, memo: dict) -> FrozenList:
         return self
 
     def __reduce__(self) -> tuple:

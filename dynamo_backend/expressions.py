@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import copy
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .exceptions import FieldError
 from .fields import Field, FieldValueError
@@ -26,7 +27,7 @@ class Q:
         self.connector = _connector
         self.negated = _negated
 
-    def _combine(self, other: Any, connector: str) -> "Q":
+    def _combine(self, other: Any, connector: str) -> Q:
         if not isinstance(other, Q):
             raise TypeError(f"Cannot combine Q with {type(other).__name__}")
         if not other.children:
@@ -37,13 +38,13 @@ class Q:
         combined.children = [self, other]
         return combined
 
-    def __and__(self, other: "Q") -> "Q":
+    def __and__(self, other: Q) -> Q:
         return self._combine(other, self.AND)
 
-    def __or__(self, other: "Q") -> "Q":
+    def __or__(self, other: Q) -> Q:
         return self._combine(other, self.OR)
 
-    def __invert__(self) -> "Q":
+    def __invert__(self) -> Q:
         negated = Q(_connector=self.AND)
         negated.children = [self]
         negated.negated = True
@@ -60,13 +61,13 @@ class F:
     def __init__(self, name: str) -> None:
         self.name = name
 
-    def __add__(self, other: Any) -> "Combined":
+    def __add__(self, other: Any) -> Combined:
         return Combined(self, "+", other)
 
-    def __radd__(self, other: Any) -> "Combined":
+    def __radd__(self, other: Any) -> Combined:
         return Combined(other, "+", self)
 
-    def __sub__(self, other: Any) -> "Combined":
+    def __sub__(self, other: Any) -> Combined:
         return Combined(self, "-", other)
 
     def __repr__(self) -> str:
@@ -79,10 +80,10 @@ class Combined:
     def __init__(self, lhs: Any, op: str, rhs: Any) -> None:
         self.lhs, self.op, self.rhs = lhs, op, rhs
 
-    def __add__(self, other: Any) -> "Combined":
+    def __add__(self, other: Any) -> Combined:
         return Combined(self, "+", other)
 
-    def __sub__(self, other: Any) -> "Combined":
+    def __sub__(self, other: Any) -> Combined:
         return Combined(self, "-", other)
 
     def __repr__(self) -> str:

@@ -7,7 +7,8 @@ import decimal
 import math
 import operator
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from django.utils.dateparse import parse_datetime
 
@@ -477,9 +478,9 @@ class DateTimeField(Field):
     @staticmethod
     def format(value: dt.datetime) -> str:
         if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
+            value = value.replace(tzinfo=dt.UTC)
         # Fixed width, so string order is time order in sort keys.
-        return value.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
+        return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
     def to_python(self, value: Any) -> Any:
         if isinstance(value, str):
@@ -490,12 +491,12 @@ class DateTimeField(Field):
         if not isinstance(value, dt.datetime):
             raise FieldValueError(f"Expected a datetime, got {type(value).__name__}.")
         if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
-        return value.astimezone(dt.timezone.utc)
+            value = value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
 
     def pre_save(self, instance: Any, add: bool) -> Any:
         if self.auto_now or (self.auto_now_add and add and getattr(instance, self.name) is None):
-            value = dt.datetime.now(dt.timezone.utc)
+            value = dt.datetime.now(dt.UTC)
             setattr(instance, self.name, value)
             return value
         return getattr(instance, self.name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -165,7 +166,7 @@ class DynamoModel(metaclass=ModelBase):
 
     # -- construction from storage ----------------------------------------
     @classmethod
-    def from_raw(cls, item: dict) -> "DynamoModel":
+    def from_raw(cls, item: dict) -> DynamoModel:
         """Build a fresh instance from a raw DynamoDB item."""
         obj = cls.__new__(cls)
         get = item.get
@@ -482,7 +483,7 @@ def claim_value(model: Any, field_name: str, value: str, owner: str) -> None:
 
 def release_value(model: Any, field_name: str, value: str, owner: str) -> None:
     """Release a unique claim held by owner; a claim held by someone else is left alone."""
-    try:
+    with contextlib.suppress(ConditionalCheckFailed):
         connection.call(
             "DeleteItem",
             TableName=model._meta.unique_table_name,
@@ -491,5 +492,3 @@ def release_value(model: Any, field_name: str, value: str, owner: str) -> None:
             ExpressionAttributeNames={"#owner": "owner"},
             ExpressionAttributeValues={":owner": {"S": owner}},
         )
-    except ConditionalCheckFailed:
-        pass

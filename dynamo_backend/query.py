@@ -5,12 +5,14 @@ from __future__ import annotations
 import copy
 import itertools
 import json
-from dataclasses import dataclass, field as dc_field
-from typing import Any, Iterator
+from collections.abc import Iterator
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from typing import Any
 
 from . import batch, cache, connection, loading
 from .conf import get_setting
-from .exceptions import ConditionalCheckFailed, FieldError, UniqueConstraintError, ValidationError, ItemAlreadyExists
+from .exceptions import ConditionalCheckFailed, FieldError, ItemAlreadyExists, UniqueConstraintError, ValidationError
 from .expressions import (
     KEY_LOOKUPS,
     Builder,
@@ -125,7 +127,7 @@ class DynamoQuerySet:
         self._result_cache: list | None = None
 
     # -- cloning and chaining ----------------------------------------------
-    def _clone(self) -> "DynamoQuerySet":
+    def _clone(self) -> DynamoQuerySet:
         clone = type(self).__new__(type(self))
         clone.__dict__.update(self.__dict__)
         clone._where = list(self._where)
@@ -138,19 +140,19 @@ class DynamoQuerySet:
         if self._low or self._high is not None:
             raise TypeError(f"Cannot {action} a query once a slice has been taken.")
 
-    def all(self) -> "DynamoQuerySet":
+    def all(self) -> DynamoQuerySet:
         """Return a copy of this QuerySet."""
         return self._clone()
 
-    def filter(self, *args: Q, **kwargs: Any) -> "DynamoQuerySet":
+    def filter(self, *args: Q, **kwargs: Any) -> DynamoQuerySet:
         """Return a QuerySet narrowed by lookups and Q objects."""
         return self._add(Q(*args, **kwargs), negate=False)
 
-    def exclude(self, *args: Q, **kwargs: Any) -> "DynamoQuerySet":
+    def exclude(self, *args: Q, **kwargs: Any) -> DynamoQuerySet:
         """Return a QuerySet without the items matching the lookups."""
         return self._add(Q(*args, **kwargs), negate=True)
 
-    def _add(self, q: Q, negate: bool) -> "DynamoQuerySet":
+    def _add(self, q: Q, negate: bool) -> DynamoQuerySet:
         self._check_unsliced("filter")
         node = resolve(self.model, q)
         if negate:
@@ -160,7 +162,7 @@ class DynamoQuerySet:
             clone._where.append(node)
         return clone
 
-    def order_by(self, *names: str) -> "DynamoQuerySet":
+    def order_by(self, *names: str) -> DynamoQuerySet:
         """Return a QuerySet ordered by fields (in memory unless a GSI sort key serves it)."""
         for name in names:
             bare = name[1:] if name.startswith("-") else name
@@ -173,13 +175,13 @@ class DynamoQuerySet:
         clone._order = list(names)
         return clone
 
-    def reverse(self) -> "DynamoQuerySet":
+    def reverse(self) -> DynamoQuerySet:
         """Return the QuerySet in the opposite order."""
         clone = self._clone()
         clone._order = [n[1:] if n.startswith("-") else f"-{n}" for n in self._order]
         return clone
 
-    def prefetch(self, *relations: str) -> "DynamoQuerySet":
+    def prefetch(self, *relations: str) -> DynamoQuerySet:
         """Load the referenced items of the whole result set with one BatchGetItem per table."""
         for relation in relations:
             self.model._meta.related_model(relation)
@@ -190,23 +192,23 @@ class DynamoQuerySet:
     prefetch_related = prefetch
     select_related = prefetch
 
-    def consistent(self, value: bool = True) -> "DynamoQuerySet":
+    def consistent(self, value: bool = True) -> DynamoQuerySet:
         """Return a QuerySet that reads strongly consistently and bypasses the caches."""
         clone = self._clone()
         clone._consistent = value
         return clone
 
-    def values(self, *fields: str) -> "DynamoQuerySet":
+    def values(self, *fields: str) -> DynamoQuerySet:
         """Return dicts instead of instances."""
         return self._as_values(fields, "dict")
 
-    def values_list(self, *fields: str, flat: bool = False) -> "DynamoQuerySet":
+    def values_list(self, *fields: str, flat: bool = False) -> DynamoQuerySet:
         """Return tuples (or single values with flat=True) instead of instances."""
         if flat and len(fields) != 1:
             raise TypeError("'flat' is valid only with a single field in values_list().")
         return self._as_values(fields, "flat" if flat else "tuple")
 
-    def _as_values(self, fields: tuple, mode: str) -> "DynamoQuerySet":
+    def _as_values(self, fields: tuple, mode: str) -> DynamoQuerySet:
         for name in fields:
             if name not in self.model._meta.fields:
                 raise FieldError(f"Cannot resolve keyword '{name}' into field of {self.model.__name__}.")
@@ -644,7 +646,7 @@ class DynamoQuerySet:
             raise
         from .models import ModelState
 
-        for obj, item in zip(objs, items):
+        for obj, item in zip(objs, items, strict=False):
             obj._state = ModelState(adding=False, stored=item)
             loading.remember(self.model, item, since=mark, write=True)
         loading.table_written(self.model)
@@ -803,6 +805,6 @@ def attach_related(model: Any, objs: list, relations: list[str]) -> None:
         keys = [o.__dict__.get(field_name) for o in objs]
         found = loading.load_many(target, [k for k in keys if k is not None])
         cache_name = f"_rel_{relation}"
-        for obj, key in zip(objs, keys):
+        for obj, key in zip(objs, keys, strict=False):
             raw = found.get(key) if key is not None else None
             obj.__dict__[cache_name] = target.from_raw(raw) if raw is not None else None

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, Iterator, NamedTuple
+from typing import Any, NamedTuple
 
 __all__ = ["Call", "CallLog", "record_call", "record_cache", "count_calls", "request_log"]
 

@@ -13,8 +13,9 @@ import random
 import threading
 import uuid
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Optional
+from typing import Any
 from urllib.parse import urlencode
 
 # --- configuration ------------------------------------------------------------
@@ -49,7 +50,7 @@ class Settings:
     endpoint: str  # endpoint.py: which endpoint to hit
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         wait = os.environ.get("LOADTEST_WAIT", "0.2,1.0").split(",")
         wait_min = float(wait[0])
         wait_max = float(wait[1]) if len(wait) > 1 else wait_min
@@ -97,7 +98,7 @@ def posts_url(**params: Any) -> str:
 # A validator takes the parsed JSON body and returns None when it is right, or
 # a message saying what is wrong. `checked` turns that into a locust failure.
 
-Validator = Callable[[Any], Optional[str]]
+Validator = Callable[[Any], str | None]
 
 
 def _snippet(resp: Any, limit: int = 200) -> str:
@@ -141,7 +142,7 @@ def checked(resp: Any, expected: int | Iterable[int], *validators: Validator, na
 
 
 def has_keys(*keys: str) -> Validator:
-    def validate(body: Any) -> Optional[str]:
+    def validate(body: Any) -> str | None:
         if not isinstance(body, dict):
             return f"expected a JSON object, got {type(body).__name__}"
         missing = [k for k in keys if k not in body]
@@ -151,14 +152,14 @@ def has_keys(*keys: str) -> Validator:
 
 
 def field_equals(key: str, value: Any) -> Validator:
-    def validate(body: Any) -> Optional[str]:
+    def validate(body: Any) -> str | None:
         got = body.get(key) if isinstance(body, dict) else None
         return None if got == value else f"{key}={got!r}, expected {value!r}"
 
     return validate
 
 
-def _embedded_author(obj: dict, where: str) -> Optional[str]:
+def _embedded_author(obj: dict, where: str) -> str | None:
     author = obj.get("author")
     if not isinstance(author, dict) or "pk" not in author:
         return f"{where} has no embedded author"
@@ -167,7 +168,7 @@ def _embedded_author(obj: dict, where: str) -> Optional[str]:
     return None
 
 
-def post_summary(item: Any) -> Optional[str]:
+def post_summary(item: Any) -> str | None:
     """A post as it appears in a list: pk, title, slug and its embedded author."""
     if not isinstance(item, dict):
         return "list item is not an object"
@@ -177,13 +178,13 @@ def post_summary(item: Any) -> Optional[str]:
     return _embedded_author(item, f"post {item['pk']}")
 
 
-def comment_item(item: Any) -> Optional[str]:
+def comment_item(item: Any) -> str | None:
     if not isinstance(item, dict) or "pk" not in item or "body" not in item:
         return "comment lacks pk or body"
     return _embedded_author(item, f"comment {item['pk']}")
 
 
-def author_item(item: Any) -> Optional[str]:
+def author_item(item: Any) -> str | None:
     if not isinstance(item, dict) or "pk" not in item or "username" not in item:
         return "author lacks pk or username"
     return None
@@ -192,7 +193,7 @@ def author_item(item: Any) -> Optional[str]:
 def list_page(item_check: Validator, *, max_items: int | None = None) -> Validator:
     """A list response: ``{"results": [...], "next_cursor": str | None}``."""
 
-    def validate(body: Any) -> Optional[str]:
+    def validate(body: Any) -> str | None:
         if not isinstance(body, dict) or not isinstance(body.get("results"), list):
             return "list response lacks a results array"
         if "next_cursor" not in body:
@@ -213,7 +214,7 @@ def list_page(item_check: Validator, *, max_items: int | None = None) -> Validat
 def post_detail(pk: str) -> Validator:
     """``GET /api/posts/<pk>/``: the post, its author, its comments with theirs."""
 
-    def validate(body: Any) -> Optional[str]:
+    def validate(body: Any) -> str | None:
         if not isinstance(body, dict):
             return "post detail is not an object"
         if body.get("pk") != pk:
@@ -485,7 +486,7 @@ class DataPool:
         self._lock = threading.Lock()  # a gevent lock once locust has monkey-patched threading
         self._ready = False
 
-    def ensure(self, host: str) -> "DataPool":
+    def ensure(self, host: str) -> DataPool:
         if self._ready:
             return self
         with self._lock:

@@ -21,10 +21,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections import Counter
-from typing import IO, Iterable, Mapping, Optional, Sequence
+from typing import IO
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -47,14 +48,14 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-def _tail(path: Optional[Path], lines: int = 30) -> str:
+def _tail(path: Path | None, lines: int = 30) -> str:
     if not path or not path.exists():
         return ""
     text = path.read_text(encoding="utf-8", errors="replace").splitlines()
     return "\n".join(text[-lines:])
 
 
-def base_env(**overrides: Optional[str]) -> dict[str, str]:
+def base_env(**overrides: str | None) -> dict[str, str]:
     """Our environment for a child process, minus HOST (a URL for `make load`), plus ``overrides``.
 
     An override of None removes the variable.
@@ -84,10 +85,10 @@ class ManagedProcess:
         self.env = dict(env)
         self.log_path = Path(log_path)
         self.cwd = cwd
-        self.proc: Optional[subprocess.Popen] = None
-        self._log: Optional[IO[bytes]] = None
+        self.proc: subprocess.Popen | None = None
+        self._log: IO[bytes] | None = None
 
-    def start(self) -> "ManagedProcess":
+    def start(self) -> ManagedProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
@@ -152,7 +153,7 @@ class ManagedProcess:
             self._log.close()
             self._log = None
 
-    def __enter__(self) -> "ManagedProcess":
+    def __enter__(self) -> ManagedProcess:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -190,7 +191,7 @@ def wait_http_ok(url: str, process: ManagedProcess, timeout: float) -> None:
 class MotoServer(ManagedProcess):
     """A moto server (the DynamoDB emulator `make run` uses) on a free port."""
 
-    def __init__(self, *, log_path: Path, port: Optional[int] = None) -> None:
+    def __init__(self, *, log_path: Path, port: int | None = None) -> None:
         self.port = port or free_port()
         env = base_env()
         env.pop("MOTO_PORT", None)
@@ -227,7 +228,7 @@ def dynamodb_answers(endpoint: str, timeout: float = 3.0) -> bool:
         return False
 
 
-def dynalite_missing() -> Optional[str]:
+def dynalite_missing() -> str | None:
     """Why dynalite cannot run here (None when it can)."""
     if not DYNALITE.exists():
         return f"{DYNALITE.relative_to(ROOT)} not found (`make test` or `npm ci` installs it)"
@@ -242,7 +243,7 @@ class Dynalite(ManagedProcess):
     Tables are ACTIVE at once (``--createTableMs 0`` ...), as in the test suite's engine.
     """
 
-    def __init__(self, *, log_path: Path, port: Optional[int] = None) -> None:
+    def __init__(self, *, log_path: Path, port: int | None = None) -> None:
         missing = dynalite_missing()
         if missing:
             raise HarnessError(missing)
@@ -291,16 +292,16 @@ class DevStack(ManagedProcess):
         self,
         *,
         log_path: Path,
-        port: Optional[int] = None,
-        dynamodb_endpoint: Optional[str] = None,
-        env: Optional[Mapping[str, Optional[str]]] = None,
+        port: int | None = None,
+        dynamodb_endpoint: str | None = None,
+        env: Mapping[str, str | None] | None = None,
     ) -> None:
         if not DEVSTACK.exists():
             raise HarnessError(f"{DEVSTACK} is missing: the stack cannot be started")
         self.port = port or free_port()
         log_path = Path(log_path)
         state_dir = log_path.parent / f"{log_path.stem}.state"
-        overrides: dict[str, Optional[str]] = {"PORT": str(self.port), "DEVSTACK_STATE_DIR": str(state_dir)}
+        overrides: dict[str, str | None] = {"PORT": str(self.port), "DEVSTACK_STATE_DIR": str(state_dir)}
         if dynamodb_endpoint:
             overrides["AWS_ENDPOINT_URL_DYNAMODB"] = dynamodb_endpoint
         overrides.update(env or {})
@@ -323,12 +324,12 @@ class Gunicorn(ManagedProcess):
         *,
         log_path: Path,
         health_path: str,
-        port: Optional[int] = None,
-        env: Optional[Mapping[str, Optional[str]]] = None,
+        port: int | None = None,
+        env: Mapping[str, str | None] | None = None,
     ) -> None:
         self.port = port or free_port()
         self.health_path = health_path
-        overrides: dict[str, Optional[str]] = {"PORT": str(self.port), "HOST": "127.0.0.1"}
+        overrides: dict[str, str | None] = {"PORT": str(self.port), "HOST": "127.0.0.1"}
         overrides.update(env or {})
         environ = base_env()
         for key, value in overrides.items():
@@ -522,12 +523,12 @@ def run_locust(
     spawn_rate: float,
     run_time: str,
     csv_prefix: Path,
-    html: Optional[Path] = None,
-    env: Optional[Mapping[str, Optional[str]]] = None,
+    html: Path | None = None,
+    env: Mapping[str, str | None] | None = None,
     extra_args: Sequence[str] = (),
-    config: Optional[Path] = None,
+    config: Path | None = None,
     stream: bool = False,
-    timeout: Optional[float] = None,
+    timeout: float | None = None,
 ) -> LocustRun:
     """Run locust headless and return its parsed CSV. ``stream`` echoes its output to ours."""
     csv_prefix = Path(csv_prefix)

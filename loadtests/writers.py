@@ -98,10 +98,7 @@ class BlogWriter(FastHttpUser):
         """Comment on an existing post (usually someone else's) or on one's own."""
         if self.author_pk is None and not self._become_author():
             return
-        if self.own_posts and random.random() < 0.3:
-            post_pk = random.choice(self.own_posts)
-        else:
-            post_pk = POOL.post()
+        post_pk = random.choice(self.own_posts) if self.own_posts and random.random() < 0.3 else POOL.post()
         payload = {"author_pk": self.author_pk, "body": f"A comment under load {unique_suffix()}"}
         url = f"/api/posts/{post_pk}/comments/"
         with self.client.post(url, json=payload, name=CREATE_COMMENT, catch_response=True) as resp:

@@ -14,6 +14,7 @@ WEB_CONCURRENCY, GUNICORN_THREADS and everything config/settings.py reads.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import shutil
@@ -260,19 +261,15 @@ class Stack:
         if proc is None:
             return
         if proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(sig)
-            except ProcessLookupError:
-                pass
             try:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 log(f"{name} did not stop within {timeout:.0f}s, killing it")
         # Whatever is left in its process group (e.g. a stray worker) goes too.
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
         proc.wait()
 
     def shutdown(self) -> None:

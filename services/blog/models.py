@@ -12,8 +12,8 @@ the API serves has a GSI so it is a Query, never a Scan:
 
 from __future__ import annotations
 
-from django.core.validators import validate_email, validate_slug
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email, validate_slug
 
 from dynamo_backend import (
     BooleanField,

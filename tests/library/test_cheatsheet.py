@@ -109,7 +109,7 @@ def test_exclude_published(engine):
 
 
 def test_order_by_descending_created_at(engine):
-    start = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+    start = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
     for n in (2, 0, 1):
         Post.objects.create(title=f"p{n}", slug=f"p{n}", created_at=start + dt.timedelta(days=n))
 

@@ -14,7 +14,7 @@ from .models import Comment, Post
 
 pytestmark = [pytest.mark.usefixtures("tables"), pytest.mark.models("Post")]
 
-START = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.timezone.utc)
+START = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
 
 
 def test_explain_pk_equality_is_get_item(engine):

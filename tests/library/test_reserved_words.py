@@ -14,7 +14,7 @@ from .models import Reserved
 pytestmark = [pytest.mark.usefixtures("tables"), pytest.mark.models("Reserved")]
 
 RESERVED = ("name", "status", "comment", "data", "date", "count")
-DAY = dt.datetime(2024, 3, 1, tzinfo=dt.timezone.utc)
+DAY = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
 
 
 @pytest.fixture

@@ -18,7 +18,8 @@ from .models import Post
 def test_create_tables_on_startup_creates_every_models_tables(engine):
     with override_settings(DYNAMO_BACKEND={**engine.settings, "CREATE_TABLES_ON_STARTUP": True}):
         apps.get_app_config("dynamo_backend").ready()
-        from services.blog.models import Author, Comment, Post as BlogPost
+        from services.blog.models import Author, Comment
+        from services.blog.models import Post as BlogPost
 
         for model in (Author, BlogPost, Comment, Post):
             table = describe(model._meta.table_name)

@@ -31,10 +31,9 @@ def test_transaction_commits_every_action(engine):
 def test_failed_condition_cancels_the_whole_transaction(engine):
     article = Article.objects.create(title="draft", published=False)
 
-    with pytest.raises(TransactionCanceled):
-        with transact_write() as tx:
-            tx.create(Article(title="should not exist"))
-            tx.check(Article, article.pk, condition=Q(published=True))
+    with pytest.raises(TransactionCanceled), transact_write() as tx:
+        tx.create(Article(title="should not exist"))
+        tx.check(Article, article.pk, condition=Q(published=True))
 
     assert [a.title for a in Article.objects.all()] == ["draft"]
 
@@ -43,9 +42,8 @@ def test_failed_condition_cancels_the_whole_transaction(engine):
 def test_transactional_create_claims_unique_values(engine):
     Post.objects.create(title="first", slug="taken")
 
-    with pytest.raises(TransactionCanceled):
-        with transact_write() as tx:
-            tx.create(Post(title="second", slug="taken"))
+    with pytest.raises(TransactionCanceled), transact_write() as tx:
+        tx.create(Post(title="second", slug="taken"))
 
     assert Post.objects.count() == 1
 

@@ -82,7 +82,7 @@ def test_auto_now_add_is_aware_utc(engine):
     created = Post.objects.get(pk=post.pk).created_at
 
     assert created.utcoffset() == dt.timedelta(0)
-    assert abs(dt.datetime.now(dt.timezone.utc) - created) < dt.timedelta(minutes=5)
+    assert abs(dt.datetime.now(dt.UTC) - created) < dt.timedelta(minutes=5)
 
 
 def test_json_nested_with_floats_round_trips(engine):
@@ -159,7 +159,7 @@ def test_filter_by_float_and_decimal_values(engine):
 
 
 def test_filter_by_datetime_range(engine):
-    base = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+    base = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
     for days in (0, 10, 20):
         Typed.objects.create(i=days, dt=base + dt.timedelta(days=days))
 

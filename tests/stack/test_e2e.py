@@ -8,6 +8,7 @@ its workers and the emulator are all gone.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -133,10 +134,8 @@ class Stack:
                 continue  # reaped: its pid may belong to someone else now
             if pid != self.proc.pid and not is_running(pid):
                 continue
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
         self.proc.wait(10)
 
 

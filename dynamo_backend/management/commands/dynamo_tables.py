@@ -7,9 +7,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from ... import table
 from ...exceptions import DynamoBackendError
 from ...options import all_models, get_model
-from ... import table
 
 
 class Command(BaseCommand):

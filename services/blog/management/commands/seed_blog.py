@@ -7,13 +7,30 @@ import secrets
 from django.core.management.base import BaseCommand, CommandError
 
 from dynamo_backend.table import ensure_table
-
 from services.blog.models import Author, Comment, Post
 
-WORDS = (
-    "dynamo partition sort key index query scan cache batch item table "
-    "django model view request latency throughput stream shard capacity"
-).split()
+WORDS = [
+    "dynamo",
+    "partition",
+    "sort",
+    "key",
+    "index",
+    "query",
+    "scan",
+    "cache",
+    "batch",
+    "item",
+    "table",
+    "django",
+    "model",
+    "view",
+    "request",
+    "latency",
+    "throughput",
+    "stream",
+    "shard",
+    "capacity",
+]
 
 
 def _sentence(rng_index: int, length: int) -> str:
