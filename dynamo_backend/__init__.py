@@ -1,7 +1,25 @@
 """dynamo_backend: a Django-style model layer on Amazon DynamoDB."""
 
-from .exceptions import *  # noqa: F401,F403 - the exception tree is public
-from .exceptions import __all__ as _exception_names
+from .exceptions import (
+    BatchError,
+    BatchGetError,
+    BatchWriteError,
+    ConditionalCheckFailed,
+    ConfigurationError,
+    DynamoBackendError,
+    FieldError,
+    ItemAlreadyExists,
+    MultipleObjectsReturned,
+    ObjectDoesNotExist,
+    RequestValidationError,
+    ServiceUnavailable,
+    TableDoesNotExist,
+    Throttled,
+    TransactionCanceled,
+    UniqueConstraintError,
+    ValidationError,
+    VersionConflict,
+)
 from .expressions import F, Q
 from .fields import (
     BooleanField,
@@ -20,8 +38,6 @@ from .manager import DynamoManager
 from .models import DynamoModel
 from .options import Index
 from .query import DynamoQuerySet, Page
-
-default_app_config = "dynamo_backend.apps.DynamoBackendConfig"
 
 __all__ = [
     "DynamoModel",
@@ -42,5 +58,22 @@ __all__ = [
     "UUIDField",
     "ListField",
     "VersionField",
-    *_exception_names,
+    "DynamoBackendError",
+    "ConfigurationError",
+    "FieldError",
+    "ValidationError",
+    "ConditionalCheckFailed",
+    "ItemAlreadyExists",
+    "UniqueConstraintError",
+    "VersionConflict",
+    "Throttled",
+    "TableDoesNotExist",
+    "RequestValidationError",
+    "ServiceUnavailable",
+    "TransactionCanceled",
+    "BatchError",
+    "BatchGetError",
+    "BatchWriteError",
+    "ObjectDoesNotExist",
+    "MultipleObjectsReturned",
 ]

@@ -8,13 +8,16 @@ from typing import Any
 from django.apps import AppConfig
 from django.core.signals import setting_changed
 
+from . import cache, checks, connection
+from .conf import get_setting
+from .exceptions import DynamoBackendError
+from .table import ensure_all_tables
+
 logger = logging.getLogger("dynamo_backend")
 
 
 def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
     if setting == "DYNAMO_BACKEND":
-        from . import cache, connection
-
         connection.reset_client()
         cache.reset()
 
@@ -26,18 +29,13 @@ class DynamoBackendConfig(AppConfig):
     verbose_name = "DynamoDB backend"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401 - registers the checks
-        from .conf import get_setting
-
+        checks.register()
         setting_changed.connect(_on_setting_changed, dispatch_uid="dynamo_backend.setting_changed")
         if get_setting("CREATE_TABLES_ON_STARTUP"):
             self.create_tables()
 
     def create_tables(self) -> None:
         """Create missing tables; several workers racing is fine (already-exists is ignored)."""
-        from .exceptions import DynamoBackendError
-        from .table import ensure_all_tables
-
         try:
             created = ensure_all_tables()
         except DynamoBackendError as error:

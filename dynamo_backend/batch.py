@@ -167,14 +167,15 @@ def batch_write(
     put_items: Iterable[dict] = (),
     delete_pks: Iterable[str] = (),
     policy: RetryPolicy | None = None,
+    chunk_size: int | None = None,
 ) -> None:
-    """Put raw items, then delete pks, 25 requests a call, retrying unprocessed ones."""
+    """Put raw items, then delete pks, 25 requests a call (or fewer), retrying unprocessed ones."""
     requests = [{"PutRequest": {"Item": item}} for item in put_items]
     requests += [{"DeleteRequest": {"Key": _key(pk)}} for pk in delete_pks]
     if not requests:
         return
     policy = policy or RetryPolicy.from_settings()
-    chunks = write_chunks(requests)
+    chunks = write_chunks(requests, min(chunk_size or WRITE_CHUNK, WRITE_CHUNK))
     for index, chunk in enumerate(chunks):
         pending = chunk
         for attempt in range(policy.max_attempts):

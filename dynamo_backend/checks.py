@@ -8,17 +8,17 @@ from typing import Any
 from django.core import checks
 
 from . import conf
+from .options import all_models
 
 _TABLE_NAME = re.compile(r"^[A-Za-z0-9_.\-]{3,255}$")
 
 
-@checks.register("dynamo_backend")
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
     """Check the DYNAMO_BACKEND setting."""
     errors: list = []
     try:
         values = conf.user_settings()
-    except Exception as error:  # noqa: BLE001 - reported as a check
+    except Exception as error:  # reported as a check
         return [checks.Error(str(error), hint="Set DYNAMO_BACKEND to a dict.", id="dynamo_backend.E001")]
     unknown = conf.unknown_keys()
     if unknown:
@@ -66,17 +66,14 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
     return errors
 
 
-@checks.register("dynamo_backend")
 def check_models(app_configs: Any = None, **kwargs: Any) -> list:
     """Check every model's table name and relations."""
-    from .options import all_models
-
     errors: list = []
     for model in all_models():
         meta = model._meta
         try:
             name = meta.table_name
-        except Exception:  # noqa: BLE001 - settings errors are reported by check_settings
+        except Exception:  # settings errors are reported by check_settings
             continue
         if not _TABLE_NAME.match(name):
             errors.append(
@@ -90,7 +87,7 @@ def check_models(app_configs: Any = None, **kwargs: Any) -> list:
         for relation in meta.references:
             try:
                 meta.related_model(relation)
-            except (LookupError, Exception) as error:  # noqa: BLE001
+            except (LookupError, Exception) as error:
                 errors.append(
                     checks.Error(
                         f"{meta.label}.{relation}: {error}",
@@ -100,3 +97,9 @@ def check_models(app_configs: Any = None, **kwargs: Any) -> list:
                     )
                 )
     return errors
+
+
+def register() -> None:
+    """Register the checks with Django (called from AppConfig.ready)."""
+    checks.register(check_settings, "dynamo_backend")
+    checks.register(check_models, "dynamo_backend")

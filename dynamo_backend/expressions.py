@@ -1,4 +1,7 @@
-"""Q, F and lookups, compiled to DynamoDB expressions. Pure: no I/O."""
+"""Q, F and lookups: resolved against a model, evaluated in Python. Pure: no I/O.
+
+compiler.py turns the resolved trees into DynamoDB expression strings.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +9,13 @@ import copy
 from collections.abc import Iterable
 from typing import Any
 
-from .exceptions import FieldError
-from .fields import Field, FieldValueError
+from .codec import FieldValueError
+from .exceptions import FieldError, ValidationError
+from .fields import CharField, Field, ListField
 
 LOOKUPS = ("exact", "gt", "gte", "lt", "lte", "in", "contains", "startswith", "range", "isnull")
-_COMPARE = {"exact": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 # Lookups usable in a KeyConditionExpression on a sort key.
 KEY_LOOKUPS = ("exact", "gt", "gte", "lt", "lte", "range", "startswith")
-_IN_CHUNK = 100  # DynamoDB allows at most 100 operands in IN
 
 
 class Q:
@@ -113,7 +115,7 @@ class Node:
 
 def resolve(model: Any, q: Q) -> Node:
     """Resolve a Q against a model: check fields and lookups, coerce values."""
-    children = []
+    children: list[Leaf | Node] = []
     for child in q.children:
         if isinstance(child, Q):
             children.append(resolve(model, child))
@@ -140,121 +142,58 @@ def resolve_leaf(model: Any, key: str, value: Any) -> Leaf:
     try:
         value = _coerce(field, lookup, value)
     except FieldValueError as error:
-        from .exceptions import ValidationError
-
         raise ValidationError({name: [f"{name}__{lookup}: {error}"]}) from None
     return Leaf(field, lookup, value)
 
 
-def _coerce(field: Field, lookup: str, value: Any) -> Any:
-    from .fields import CharField, ListField  # local: avoid widening the import surface
+def _coerce_in(field: Field, value: Any) -> list:
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise FieldValueError("'in' takes a list of values.")
+    return [field.to_python(v) for v in value]
 
-    if lookup == "isnull":
-        if not isinstance(value, bool):
-            raise FieldValueError("isnull takes True or False.")
+
+def _coerce_range(field: Field, value: Any) -> tuple:
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise FieldValueError("'range' takes a (low, high) pair.")
+    return (field.to_python(value[0]), field.to_python(value[1]))
+
+
+def _coerce_isnull(field: Field, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise FieldValueError("isnull takes True or False.")
+    return value
+
+
+def _coerce_contains(field: Field, value: Any) -> Any:
+    if isinstance(field, ListField):
         return value
-    if lookup == "in":
-        if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-            raise FieldValueError("'in' takes a list of values.")
-        return [field.to_python(v) for v in value]
-    if lookup == "range":
-        if not isinstance(value, (list, tuple)) or len(value) != 2:
-            raise FieldValueError("'range' takes a (low, high) pair.")
-        return (field.to_python(value[0]), field.to_python(value[1]))
+    if not isinstance(field, CharField) or not isinstance(value, str):
+        raise FieldValueError("'contains' works on strings and lists.")
+    return value
+
+
+def _coerce_startswith(field: Field, value: Any) -> str:
+    if not isinstance(field, CharField) or not isinstance(value, str):
+        raise FieldValueError("'startswith' works on strings.")
+    return value
+
+
+_COERCE = {
+    "in": _coerce_in,
+    "range": _coerce_range,
+    "isnull": _coerce_isnull,
+    "contains": _coerce_contains,
+    "startswith": _coerce_startswith,
+}
+
+
+def _coerce(field: Field, lookup: str, value: Any) -> Any:
+    special = _COERCE.get(lookup)
+    if special is not None:
+        return special(field, value)
     if lookup == "exact" and value is None:
         return None
-    if lookup == "contains":
-        if isinstance(field, ListField):
-            return value
-        if not isinstance(field, CharField) or not isinstance(value, str):
-            raise FieldValueError("'contains' works on strings and lists.")
-        return value
-    if lookup == "startswith":
-        if not isinstance(field, CharField) or not isinstance(value, str):
-            raise FieldValueError("'startswith' works on strings.")
-        return value
     return field.to_python(value)
-
-
-class Builder:
-    """Allocates #name and :value placeholders for one request."""
-
-    def __init__(self) -> None:
-        self.names: dict[str, str] = {}
-        self.values: dict[str, dict] = {}
-        self._by_attr: dict[str, str] = {}
-
-    def name(self, attr: str) -> str:
-        placeholder = self._by_attr.get(attr)
-        if placeholder is None:
-            placeholder = f"#n{len(self._by_attr)}"
-            self._by_attr[attr] = placeholder
-            self.names[placeholder] = attr
-        return placeholder
-
-    def value(self, av: dict) -> str:
-        placeholder = f":v{len(self.values)}"
-        self.values[placeholder] = av
-        return placeholder
-
-    def params(self) -> dict:
-        out: dict = {}
-        if self.names:
-            out["ExpressionAttributeNames"] = dict(self.names)
-        if self.values:
-            out["ExpressionAttributeValues"] = dict(self.values)
-        return out
-
-
-def compile_node(node: Node, builder: Builder) -> str:
-    """Compile a resolved tree into a condition expression."""
-    parts = []
-    for child in node.children:
-        text = compile_node(child, builder) if isinstance(child, Node) else compile_leaf(child, builder)
-        if text:
-            parts.append(text)
-    if not parts:
-        text = ""
-    elif len(parts) == 1:
-        text = parts[0]
-    else:
-        text = f" {node.connector} ".join(f"({p})" for p in parts)
-    if node.negated and text:
-        text = f"NOT ({text})"
-    return text
-
-
-def compile_leaf(leaf: Leaf, builder: Builder) -> str:
-    """Compile one condition."""
-    field, lookup, value = leaf.field, leaf.lookup, leaf.value
-    name = builder.name(field.name)
-    if lookup == "isnull":
-        return f"attribute_not_exists({name})" if value else f"attribute_exists({name})"
-    if lookup == "exact" and value is None:
-        return f"attribute_not_exists({name})"
-    if lookup in _COMPARE:
-        return f"{name} {_COMPARE[lookup]} {builder.value(field.value_to_av(value))}"
-    if lookup == "in":
-        if not value:
-            return f"(attribute_exists({name}) AND attribute_not_exists({name}))"
-        groups = []
-        for start in range(0, len(value), _IN_CHUNK):
-            chunk = value[start : start + _IN_CHUNK]
-            groups.append(f"{name} IN ({', '.join(builder.value(field.value_to_av(v)) for v in chunk)})")
-        return " OR ".join(groups) if len(groups) > 1 else groups[0]
-    if lookup == "contains":
-        return f"contains({name}, {builder.value(field.value_to_av(value))})"
-    if lookup == "startswith":
-        return f"begins_with({name}, {builder.value({'S': value})})"
-    if lookup == "range":
-        low, high = value
-        return f"{name} BETWEEN {builder.value(field.value_to_av(low))} AND {builder.value(field.value_to_av(high))}"
-    raise FieldError(f"Unsupported lookup {lookup}")
-
-
-def compile_key_leaf(leaf: Leaf, builder: Builder) -> str:
-    """Compile a sort-key condition for a KeyConditionExpression."""
-    return compile_leaf(leaf, builder)
 
 
 # -- evaluation in Python (GetItem / BatchGetItem results with extra conditions) --
@@ -271,100 +210,31 @@ def matches(node: Node, values: dict) -> bool:
     return not outcome if node.negated else outcome
 
 
+_ORDERED = {
+    "gt": lambda actual, expected: actual > expected,
+    "gte": lambda actual, expected: actual >= expected,
+    "lt": lambda actual, expected: actual < expected,
+    "lte": lambda actual, expected: actual <= expected,
+    "range": lambda actual, expected: expected[0] <= actual <= expected[1],
+    "in": lambda actual, expected: actual in expected,
+    "contains": lambda actual, expected: expected in actual,
+    "startswith": lambda actual, expected: isinstance(actual, str) and actual.startswith(expected),
+}
+
+
 def _leaf_matches(leaf: Leaf, values: dict) -> bool:
     actual = values.get(leaf.field.name)
     lookup, expected = leaf.lookup, leaf.value
     if lookup == "isnull":
         return (actual is None) == expected
     if lookup == "exact":
-        return actual == expected
+        return bool(actual == expected)
     if actual is None:
         return False
     try:
-        if lookup == "gt":
-            return actual > expected
-        if lookup == "gte":
-            return actual >= expected
-        if lookup == "lt":
-            return actual < expected
-        if lookup == "lte":
-            return actual <= expected
-        if lookup == "range":
-            return expected[0] <= actual <= expected[1]
+        return bool(_ORDERED[lookup](actual, expected))
     except TypeError:
         return False
-    if lookup == "in":
-        return actual in expected
-    if lookup == "contains":
-        return expected in actual
-    if lookup == "startswith":
-        return isinstance(actual, str) and actual.startswith(expected)
-    return False
-
-
-# -- update expressions -----------------------------------------------------
-
-
-def compile_update(model: Any, changes: dict, builder: Builder) -> str:
-    """Compile {field: value | F-expression} into an UpdateExpression."""
-    sets: list[str] = []
-    removes: list[str] = []
-    adds: list[str] = []
-    fields = model._meta.fields
-    for name, value in changes.items():
-        field = fields[name]
-        placeholder = builder.name(name)
-        if isinstance(value, (F, Combined)):
-            delta = _as_increment(name, value)
-            if delta is not None:
-                # ADD is atomic and creates the attribute when absent.
-                adds.append(f"{placeholder} {builder.value({'N': str(delta)})}")
-            else:
-                sets.append(f"{placeholder} = {_operand(model, value, builder)}")
-            continue
-        av = field.to_dynamo(value)
-        if av is None:
-            removes.append(placeholder)
-        else:
-            sets.append(f"{placeholder} = {builder.value(av)}")
-    clauses = []
-    if sets:
-        clauses.append("SET " + ", ".join(sets))
-    if removes:
-        clauses.append("REMOVE " + ", ".join(removes))
-    if adds:
-        clauses.append("ADD " + ", ".join(adds))
-    return " ".join(clauses)
-
-
-def _as_increment(name: str, expr: Any) -> Any:
-    """Return n when expr is F(name) + n or F(name) - n with a plain number."""
-    if isinstance(expr, Combined) and isinstance(expr.lhs, F) and expr.lhs.name == name:
-        rhs = expr.rhs
-        if isinstance(rhs, (int, float)) and not isinstance(rhs, bool) or _is_decimal(rhs):
-            return rhs if expr.op == "+" else -rhs
-    return None
-
-
-def _is_decimal(value: Any) -> bool:
-    import decimal
-
-    return isinstance(value, decimal.Decimal)
-
-
-def _operand(model: Any, expr: Any, builder: Builder) -> str:
-    from .fields import number_to_n
-
-    if isinstance(expr, F):
-        if expr.name not in model._meta.fields:
-            raise FieldError(f"F('{expr.name}'): {model.__name__} has no such field.")
-        return f"if_not_exists({builder.name(expr.name)}, {builder.value({'N': '0'})})"
-    if isinstance(expr, Combined):
-        return f"{_operand(model, expr.lhs, builder)} {expr.op} {_operand(model, expr.rhs, builder)}"
-    try:
-        return builder.value({"N": number_to_n(expr)})
-    except FieldValueError as error:
-        raise FieldError(f"Update expression: {error}") from None
 
 
 def check_f_fields(model: Any, expr: Any) -> None:

@@ -27,7 +27,7 @@ def remember(model: Any, raw: dict, *, since: int | None = None, replace: bool =
     write to the key landed meanwhile, their order is unknown and nothing is cached.
     """
     table = model._meta.table_name
-    pk = raw["pk"]["S"]
+    pk = model._meta.pk_of(raw)
     cache.identity_put(table, pk, raw)
     ttl = _ttl(model)
     if ttl:
@@ -74,7 +74,7 @@ def load_one(model: Any, pk: str, *, consistent: bool = False) -> dict | None:
             return None
         if hit is not None:
             return hit
-    params: dict = {"TableName": table, "Key": {"pk": {"S": pk}}}
+    params: dict = {"TableName": table, "Key": model._meta.key(pk)}
     if consistent:
         params["ConsistentRead"] = True
     item = connection.call("GetItem", **params).get("Item")
@@ -118,12 +118,3 @@ def load_many(model: Any, pks: Iterable[str], *, consistent: bool = False) -> di
                 remember(model, item)
                 found[pk] = item
     return found
-
-
-def claim_owner(model: Any, field_name: str, value: str, *, consistent: bool = False) -> str | None:
-    """Return the pk holding the unique claim on field=value, or None."""
-    params: dict = {"TableName": model._meta.unique_table_name, "Key": {"pk": {"S": f"{field_name}#{value}"}}}
-    if consistent:
-        params["ConsistentRead"] = True
-    item = connection.call("GetItem", **params).get("Item")
-    return item["owner"]["S"] if item else None

@@ -10,6 +10,8 @@ from .query import DynamoQuerySet
 class BaseManager:
     """Proxy QuerySet methods onto the model class."""
 
+    _queryset_class: type[DynamoQuerySet]  # set by from_queryset()
+
     def __init__(self) -> None:
         self.model: Any = None
         self.name: str | None = None

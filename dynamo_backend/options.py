@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.apps import apps
+
 from .conf import get_setting
 from .exceptions import FieldError
+from .fields import VersionField
 
 ALLOWED_META = frozenset(
     {
@@ -15,7 +18,6 @@ ALLOWED_META = frozenset(
         "cache_ttl",
         "abstract",
         "ordering",
-        "verbose_name",
     }
 )
 
@@ -49,13 +51,11 @@ def all_models() -> list:
 
 def _default_app_label(module: str) -> str:
     try:
-        from django.apps import apps
-
         if apps.apps_ready:
             config = apps.get_containing_app_config(module)
             if config is not None:
                 return config.label
-    except Exception:  # noqa: BLE001 - app registry unavailable outside Django
+    except Exception:  # app registry unavailable outside Django
         pass
     parts = module.split(".")
     return parts[-2] if len(parts) > 1 and parts[-1] == "models" else parts[-1]
@@ -79,8 +79,10 @@ class Options:
         self.base_table_name = values.get("table_name") or f"{self.app_label}_{self.model_name}"
         self.declared_indexes = list(values.get("indexes", []))
         self.cache_ttl = values.get("cache_ttl")
-        self.ordering = list(values.get("ordering", []))
-        self.verbose_name = values.get("verbose_name", model_name)
+        ordering = values.get("ordering", [])
+        if isinstance(ordering, str):
+            raise FieldError(f"{model_name}.Meta.ordering must be a list of field names, not a string")
+        self.ordering: list[str] = list(ordering)
         self.fields: dict[str, Any] = {}
         self.indexes: list[Index] = []
         self.references: dict[str, tuple[str, Any]] = {}
@@ -103,13 +105,20 @@ class Options:
         return [f for f in self.fields.values() if f.unique]
 
     @property
-    def version_field(self) -> Any:
-        from .fields import VersionField
-
+    def version_field(self) -> VersionField | None:
         for field in self.fields.values():
             if isinstance(field, VersionField):
                 return field
         return None
+
+    def key(self, pk: str) -> dict:
+        """Return the DynamoDB Key of the item with primary key ``pk``."""
+        return {"pk": {"S": pk}}
+
+    @staticmethod
+    def pk_of(item: dict) -> str:
+        """Return the primary key of a raw item."""
+        return item["pk"]["S"]
 
     def add_field(self, field: Any) -> None:
         self.fields[field.name] = field
@@ -124,29 +133,8 @@ class Options:
     def finalize(self, model: Any) -> None:
         """Build indexes and relations once all fields are installed."""
         self.model = model
-        indexes = [Index(f.name) for f in self.fields.values() if f.index and not f.primary_key]
-        indexes.extend(self.declared_indexes)
-        names = set()
-        for index in indexes:
-            if not isinstance(index, Index):
-                raise FieldError(f"{model.__name__}.Meta.indexes must hold Index objects, got {index!r}")
-            for key in (index.partition_key, index.sort_key):
-                if key is None:
-                    continue
-                field = self.fields.get(key)
-                if field is None:
-                    raise FieldError(f"{model.__name__}: index {index.name} names unknown field '{key}'")
-                if not field.indexable:
-                    raise FieldError(
-                        f"{model.__name__}.{key}: {type(field).__name__} cannot be a GSI key. "
-                        "Hint: GSI keys must be top-level S, N or B attributes."
-                    )
-            if index.name in names:
-                raise FieldError(f"{model.__name__}: duplicate index name {index.name}")
-            names.add(index.name)
-        if len(indexes) > 20:
-            raise FieldError(f"{model.__name__}: {len(indexes)} indexes; DynamoDB allows 20 GSIs per table")
-        self.indexes = indexes
+        self.indexes = self._build_indexes(model)
+        self._check_ordering(model)
         self.decoders = [(name, field.decoder()) for name, field in self.fields.items()]
         for field in self.fields.values():
             if field.references is not None:
@@ -156,6 +144,41 @@ class Options:
                 self.references[relation] = (field.name, field.references)
         if not self.abstract:
             _registry[self.label.lower()] = model
+
+    def _build_indexes(self, model: Any) -> list[Index]:
+        indexes = [Index(f.name) for f in self.fields.values() if f.index and not f.primary_key]
+        indexes.extend(self.declared_indexes)
+        names = set()
+        for index in indexes:
+            if not isinstance(index, Index):
+                raise FieldError(f"{model.__name__}.Meta.indexes must hold Index objects, got {index!r}")
+            for key in (index.partition_key, index.sort_key):
+                if key is not None:
+                    self._check_index_key(model, index, key)
+            if index.name in names:
+                raise FieldError(f"{model.__name__}: duplicate index name {index.name}")
+            names.add(index.name)
+        if len(indexes) > 20:
+            raise FieldError(f"{model.__name__}: {len(indexes)} indexes; DynamoDB allows 20 GSIs per table")
+        return indexes
+
+    def _check_index_key(self, model: Any, index: Index, key: str) -> None:
+        field = self.fields.get(key)
+        if field is None:
+            raise FieldError(f"{model.__name__}: index {index.name} names unknown field '{key}'")
+        if not field.indexable:
+            raise FieldError(
+                f"{model.__name__}.{key}: {type(field).__name__} cannot be a GSI key. "
+                "Hint: GSI keys must be top-level S, N or B attributes."
+            )
+
+    def _check_ordering(self, model: Any) -> None:
+        for name in self.ordering:
+            if not isinstance(name, str) or name.lstrip("-") not in self.fields:
+                raise FieldError(
+                    f"{model.__name__}.Meta.ordering refers to unknown field {name!r}. "
+                    f"Choices are: {', '.join(self.fields)}"
+                )
 
     def related_model(self, relation: str) -> Any:
         """Return the target model class of a relation name."""

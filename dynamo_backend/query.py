@@ -1,114 +1,21 @@
-"""The lazy DynamoQuerySet and its planner: GetItem, BatchGetItem, Query on a GSI, or Scan."""
+"""The lazy DynamoQuerySet: chaining builds conditions; evaluation plans, executes and shapes results.
+
+planner.py decides how to read (pure); execution.py reads; writes.py writes.
+"""
 
 from __future__ import annotations
 
-import copy
 import itertools
-import json
 from collections.abc import Iterator
-from dataclasses import dataclass
-from dataclasses import field as dc_field
 from typing import Any
 
-from . import batch, cache, connection, loading
-from .conf import get_setting
-from .exceptions import ConditionalCheckFailed, FieldError, ItemAlreadyExists, UniqueConstraintError, ValidationError
-from .expressions import (
-    KEY_LOOKUPS,
-    Builder,
-    Combined,
-    F,
-    Leaf,
-    Node,
-    Q,
-    check_f_fields,
-    compile_leaf,
-    compile_node,
-    compile_update,
-    matches,
-    resolve,
-)
-from .fields import FieldValueError
+from . import loading, writes
+from .exceptions import FieldError, ItemAlreadyExists, UniqueConstraintError
+from .execution import Page, count, page, stream
+from .expressions import F, Node, Q, resolve
+from .planner import Plan, plan
 
-
-@dataclass
-class Plan:
-    """How a QuerySet will be read from DynamoDB."""
-
-    operation: str
-    table: str
-    index: str | None = None
-    keys: list[str] = dc_field(default_factory=list)
-    key_condition: str | None = None
-    filter: str | None = None
-    names: dict = dc_field(default_factory=dict)
-    values: dict = dc_field(default_factory=dict)
-    scan_index_forward: bool | None = None
-    limit: int | None = None
-    residual: Node | None = None
-    ordered_by_db: bool = False
-    empty: bool = False
-    unique: tuple[str, str] | None = None  # (field, stored value): found through its claim
-
-    def as_dict(self) -> dict:
-        """Return the plan as plain data (what explain() shows)."""
-        out = {
-            "operation": self.operation,
-            "table": self.table,
-            "index": self.index,
-            "key_condition": self.key_condition,
-            "filter": self.filter,
-            "names": dict(self.names),
-            "values": copy.deepcopy(self.values),
-            "scan_index_forward": self.scan_index_forward,
-            "limit": self.limit,
-        }
-        if self.keys:
-            out["keys"] = list(self.keys)
-        if self.unique is not None:
-            out["via_unique_claim"] = {"field": self.unique[0], "value": self.unique[1]}
-        if self.residual is not None:
-            out["evaluated_in_python"] = True
-        return out
-
-    def request(self) -> dict:
-        """Return the Query/Scan request parameters."""
-        params: dict = {"TableName": self.table}
-        if self.index:
-            params["IndexName"] = self.index
-        if self.key_condition:
-            params["KeyConditionExpression"] = self.key_condition
-        if self.filter:
-            params["FilterExpression"] = self.filter
-        if self.names:
-            params["ExpressionAttributeNames"] = self.names
-        if self.values:
-            params["ExpressionAttributeValues"] = self.values
-        if self.scan_index_forward is not None:
-            params["ScanIndexForward"] = self.scan_index_forward
-        return params
-
-    def cache_key(self, *extra: Any) -> str:
-        """Return a stable key for the query cache."""
-        return json.dumps([self.request(), *extra], sort_keys=True, default=str)
-
-
-@dataclass
-class Page:
-    """One page of results and the key to continue from (None at the end)."""
-
-    items: list
-    next_key: dict | None
-
-
-def _conjuncts(node: Node) -> list:
-    """Flatten top-level ANDs into a list of conditions."""
-    if node.connector == Q.AND and not node.negated:
-        out = []
-        for child in node.children:
-            out.extend(_conjuncts(child) if isinstance(child, Node) else [child])
-        return out
-    return [node]
+__all__ = ["DynamoQuerySet", "Page", "attach_related"]
 
 
 class DynamoQuerySet:
@@ -117,7 +24,7 @@ class DynamoQuerySet:
     def __init__(self, model: Any = None) -> None:
         self.model = model
         self._where: list[Node] = []
-        self._order: list[str] = []
+        self._order: list[str] | None = None  # None: the model's Meta.ordering
         self._low = 0
         self._high: int | None = None
         self._values: tuple | None = None
@@ -131,7 +38,7 @@ class DynamoQuerySet:
         clone = type(self).__new__(type(self))
         clone.__dict__.update(self.__dict__)
         clone._where = list(self._where)
-        clone._order = list(self._order)
+        clone._order = None if self._order is None else list(self._order)
         clone._prefetch = list(self._prefetch)
         clone._result_cache = None
         return clone
@@ -163,7 +70,10 @@ class DynamoQuerySet:
         return clone
 
     def order_by(self, *names: str) -> DynamoQuerySet:
-        """Return a QuerySet ordered by fields (in memory unless a GSI sort key serves it)."""
+        """Return a QuerySet ordered by fields (in memory unless a GSI sort key serves it).
+
+        ``order_by()`` with no names clears the ordering, Meta.ordering included.
+        """
         for name in names:
             bare = name[1:] if name.startswith("-") else name
             if bare not in self.model._meta.fields:
@@ -178,7 +88,7 @@ class DynamoQuerySet:
     def reverse(self) -> DynamoQuerySet:
         """Return the QuerySet in the opposite order."""
         clone = self._clone()
-        clone._order = [n[1:] if n.startswith("-") else f"-{n}" for n in self._order]
+        clone._order = [n[1:] if n.startswith("-") else f"-{n}" for n in self.ordering]
         return clone
 
     def prefetch(self, *relations: str) -> DynamoQuerySet:
@@ -217,199 +127,40 @@ class DynamoQuerySet:
         clone._values_mode = mode
         return clone
 
+    @property
+    def ordering(self) -> list[str]:
+        """Return the effective ordering: order_by()'s names, else the model's Meta.ordering."""
+        return self.model._meta.ordering if self._order is None else self._order
+
+    @property
+    def ordered(self) -> bool:
+        """Return whether the results come in a defined order (Django's QuerySet.ordered)."""
+        return bool(self.ordering)
+
     # -- planning ------------------------------------------------------------
     def _plan(self, *, for_count: bool = False) -> Plan:
-        meta = self.model._meta
-        table = meta.table_name
-        conjuncts: list = []
-        for node in self._where:
-            conjuncts.extend(_conjuncts(node))
-
-        def rest(excluded: list) -> Node | None:
-            left = [c for c in conjuncts if not any(c is e for e in excluded)]
-            return Node(Q.AND, False, left) if left else None
-
-        for cond in conjuncts:
-            if isinstance(cond, Leaf) and cond.field.name == "pk" and cond.lookup == "exact":
-                if cond.value is None:
-                    return Plan("GetItem", table, empty=True)
-                return Plan("GetItem", table, keys=[cond.value], residual=rest([cond]))
-        for cond in conjuncts:
-            if isinstance(cond, Leaf) and cond.field.name == "pk" and cond.lookup == "in":
-                keys = list(dict.fromkeys(cond.value))
-                return Plan("BatchGetItem", table, keys=keys, residual=rest([cond]), empty=not keys)
-        indexed = {i.partition_key for i in meta.indexes}
-        for cond in conjuncts:
-            # Equality on a unique field: its claim names the one item that can hold
-            # the value (two GetItems instead of a Scan). The condition stays in the
-            # residual, so a stale claim never returns the wrong item.
-            if (
-                isinstance(cond, Leaf)
-                and cond.field.unique
-                and cond.lookup == "exact"
-                and cond.value is not None
-                and cond.field.name not in indexed
-            ):
-                stored = cond.field.value_to_av(cond.value)["S"]
-                return Plan("GetItem", table, unique=(cond.field.name, stored), residual=rest([]))
-
-        order = self._order
-        best = None
-        for index in meta.indexes:
-            hash_leaf = next(
-                (
-                    c
-                    for c in conjuncts
-                    if isinstance(c, Leaf)
-                    and c.field.name == index.partition_key
-                    and c.lookup == "exact"
-                    and c.value not in (None, "")
-                ),
-                None,
-            )
-            if hash_leaf is None:
-                continue
-            score, sort_leaf = 0, None
-            if index.sort_key:
-                sort_leaf = next(
-                    (
-                        c
-                        for c in conjuncts
-                        if isinstance(c, Leaf)
-                        and c.field.name == index.sort_key
-                        and c.lookup in KEY_LOOKUPS
-                        and c.value is not None
-                        and c is not hash_leaf
-                    ),
-                    None,
-                )
-                if len(order) == 1 and order[0].lstrip("-") == index.sort_key:
-                    score += 2
-                if sort_leaf is not None:
-                    score += 1
-            if best is None or score > best[0]:
-                best = (score, index, hash_leaf, sort_leaf)
-
-        builder = Builder()
-        if best is not None:
-            _, index, hash_leaf, sort_leaf = best
-            key_condition = compile_leaf(hash_leaf, builder)
-            used = [hash_leaf]
-            if sort_leaf is not None:
-                key_condition = f"{key_condition} AND {compile_leaf(sort_leaf, builder)}"
-                used.append(sort_leaf)
-            remaining = rest(used)
-            filter_expr = compile_node(remaining, builder) if remaining else None
-            plan = Plan("Query", table, index=index.name, key_condition=key_condition, filter=filter_expr or None)
-            if index.sort_key and len(order) == 1 and order[0].lstrip("-") == index.sort_key:
-                plan.scan_index_forward = not order[0].startswith("-")
-                plan.ordered_by_db = True
-        else:
-            everything = rest([])
-            filter_expr = compile_node(everything, builder) if everything else None
-            plan = Plan("Scan", table, filter=filter_expr or None)
-        plan.names, plan.values = builder.names, builder.values
-        if not for_count and self._high is not None and not plan.filter and (plan.ordered_by_db or not order):
-            plan.limit = self._high
-        return plan
+        return plan(self.model._meta, self._where, self.ordering, high=self._high, for_count=for_count)
 
     def explain(self) -> dict:
         """Return the planned DynamoDB operation, index and expressions."""
         return self._plan().as_dict()
 
-    # -- execution -----------------------------------------------------------
-    def _query_cache_on(self) -> bool:
-        return (
-            not self._consistent
-            and bool(get_setting("QUERY_CACHE_TTL"))
-            and bool(self.model._meta.effective_cache_ttl())
-        )
-
-    def _pages(
-        self, plan: Plan, *, start_key: dict | None = None, limit: int | None = None, select_count: bool = False
-    ) -> Iterator[dict]:
-        """Yield raw Query/Scan responses, following LastEvaluatedKey."""
-        params = plan.request()
-        if self._consistent and not plan.index:
-            params["ConsistentRead"] = True
-        if select_count:
-            params["Select"] = "COUNT"
-        if start_key:
-            params["ExclusiveStartKey"] = start_key
-        while True:
-            if limit is not None:
-                params["Limit"] = limit
-            response = connection.call(plan.operation, **params)
-            yield response
-            last = response.get("LastEvaluatedKey")
-            if not last:
-                return
-            params["ExclusiveStartKey"] = last
-
-    def _stream_raw(self, plan: Plan) -> Iterator[dict]:
-        """Yield raw items of a Query/Scan plan, from the query cache when it can answer."""
-        use_cache = self._query_cache_on()
-        key = plan.cache_key("items", plan.limit) if use_cache else None
-        generation = cache.query_cache.generation(plan.table) if use_cache else None
-        if use_cache:
-            hit = cache.query_cache.get(plan.table, key)
-            if hit is not None:
-                yield from hit
-                return
-        collected: list[dict] = []
-        mark = cache.item_cache.mark()
-        for response in self._pages(plan, limit=plan.limit):
-            for item in response.get("Items", ()):
-                loading.remember(self.model, item, since=mark, replace=plan.index is None)
-                collected.append(item)
-                yield item
-        if use_cache:
-            cache.query_cache.put(
-                plan.table, key, tuple(collected), get_setting("QUERY_CACHE_TTL"), generation=generation
-            )
-
-    def _stream(self, plan: Plan) -> Iterator[Any]:
-        """Yield instances matching the plan, in storage order."""
-        if plan.empty:
-            return
-        model = self.model
-        if plan.operation == "GetItem":
-            key = plan.keys[0] if plan.keys else loading.claim_owner(model, *plan.unique, consistent=self._consistent)
-            raw = loading.load_one(model, key, consistent=self._consistent) if key else None
-            raws = [raw] if raw is not None else []
-        elif plan.operation == "BatchGetItem":
-            found = loading.load_many(model, plan.keys, consistent=self._consistent)
-            raws = [found[k] for k in plan.keys if k in found]
-        else:
-            raws = self._stream_raw(plan)
-        for raw in raws:
-            obj = model.from_raw(raw)
-            if plan.residual is not None and not matches(plan.residual, obj.__dict__):
-                continue
-            yield obj
+    # -- evaluation ------------------------------------------------------------
+    def _stream(self, the_plan: Plan) -> Iterator[Any]:
+        return stream(self.model, the_plan, self._consistent)
 
     def _order_in_memory(self, objs: list) -> list:
-        for name in reversed(self._order):
-            descending = name.startswith("-")
-            attr = name.lstrip("-")
-            objs.sort(
-                key=lambda o, a=attr: (
-                    o.__dict__.get(a) is not None,
-                    o.__dict__.get(a) if o.__dict__.get(a) is not None else 0,
-                ),
-                reverse=descending,
-            )
+        for name in reversed(self.ordering):
+            objs.sort(key=_null_first_key(name.lstrip("-")), reverse=name.startswith("-"))
         return objs
 
     def _instances(self) -> list:
-        plan = self._plan()
-        stream = self._stream(plan)
-        needs_sort = bool(self._order) and not plan.ordered_by_db
-        if needs_sort:
-            objs = self._order_in_memory(list(stream))
-            objs = objs[self._low : self._high]
+        the_plan = self._plan()
+        objs_stream = self._stream(the_plan)
+        if self.ordering and not the_plan.ordered_by_db:
+            objs = self._order_in_memory(list(objs_stream))[self._low : self._high]
         else:
-            objs = list(itertools.islice(stream, self._low, self._high))
+            objs = list(itertools.islice(objs_stream, self._low, self._high))
         if self._prefetch:
             attach_related(self.model, objs, self._prefetch)
         return objs
@@ -417,7 +168,7 @@ class DynamoQuerySet:
     def _transform(self, objs: list) -> list:
         if self._values_mode is None:
             return objs
-        names = self._values
+        names = self._values or ()
         if self._values_mode == "dict":
             return [{n: o.__dict__.get(n) for n in names} for o in objs]
         if self._values_mode == "flat":
@@ -473,16 +224,13 @@ class DynamoQuerySet:
     # -- terminal reads -------------------------------------------------------
     def iterator(self, chunk_size: int | None = None) -> Iterator[Any]:
         """Stream results page by page without keeping them (no caching)."""
-        plan = self._plan()
-        if self._order and not plan.ordered_by_db:
+        the_plan = self._plan()
+        if self.ordering and not the_plan.ordered_by_db:
             yield from self._fetch_all()
             return
-        stream = itertools.islice(self._stream(plan), self._low, self._high)
+        objs = itertools.islice(self._stream(the_plan), self._low, self._high)
         size = chunk_size or 100
-        while True:
-            chunk = list(itertools.islice(stream, size))
-            if not chunk:
-                return
+        while chunk := list(itertools.islice(objs, size)):
             if self._prefetch:
                 attach_related(self.model, chunk, self._prefetch)
             yield from self._transform(chunk)
@@ -491,22 +239,12 @@ class DynamoQuerySet:
         """Return the number of matching items (Select=COUNT for Query/Scan)."""
         if self._result_cache is not None:
             return len(self._result_cache)
-        plan = self._plan(for_count=True)
-        if plan.empty:
+        the_plan = self._plan(for_count=True)
+        if the_plan.empty:
             return 0
-        if self._low or self._high is not None or plan.operation in ("GetItem", "BatchGetItem"):
+        if self._low or self._high is not None or the_plan.operation in ("GetItem", "BatchGetItem"):
             return len(self._fetch_all())
-        use_cache = self._query_cache_on()
-        key = plan.cache_key("count") if use_cache else None
-        generation = cache.query_cache.generation(plan.table) if use_cache else None
-        if use_cache:
-            hit = cache.query_cache.get(plan.table, key)
-            if hit is not None:
-                return hit
-        total = sum(r.get("Count", 0) for r in self._pages(plan, select_count=True))
-        if use_cache:
-            cache.query_cache.put(plan.table, key, total, get_setting("QUERY_CACHE_TTL"), generation=generation)
-        return total
+        return count(self.model, the_plan, self._consistent)
 
     def exists(self) -> bool:
         """Return whether any item matches (stops at the first)."""
@@ -515,7 +253,7 @@ class DynamoQuerySet:
         return bool(self[:1]._fetch_all())
 
     def first(self) -> Any:
-        """Return the first item or None."""
+        """Return the first item (in the QuerySet's ordering, else by pk as Django does) or None."""
         if self._result_cache is not None:
             return self._result_cache[0] if self._result_cache else None
         items = self[:1]._fetch_all()
@@ -523,7 +261,7 @@ class DynamoQuerySet:
 
     def last(self) -> Any:
         """Return the last item or None."""
-        if self._order:
+        if self.ordering:
             return self.reverse().first()
         items = self._fetch_all()
         return items[-1] if items else None
@@ -533,8 +271,8 @@ class DynamoQuerySet:
         qs = self.filter(*args, **kwargs) if (args or kwargs) else self._clone()
         if consistent_read:
             qs._consistent = True
-        plan = qs._plan()
-        objs = list(itertools.islice(qs._stream(plan), qs._low, min(qs._low + 2, qs._high or qs._low + 2)))
+        stop = min(qs._low + 2, qs._high or qs._low + 2)
+        objs = list(itertools.islice(qs._stream(qs._plan()), qs._low, stop))
         if not objs:
             raise self.model.DoesNotExist(f"{self.model.__name__} matching query does not exist.")
         if len(objs) > 1:
@@ -551,56 +289,33 @@ class DynamoQuerySet:
             field = self.model._meta.fields.get(field_name)
             if field is None or not field.unique:
                 raise ValueError(f"in_bulk()'s field_name must be a unique field but '{field_name}' isn't.")
-            if id_list is None:
-                return {getattr(o, field_name): o for o in self}
-            return {getattr(o, field_name): o for o in self.filter(**{f"{field_name}__in": list(id_list)})}
+            chosen = self if id_list is None else self.filter(**{f"{field_name}__in": list(id_list)})
+            return {getattr(o, field_name): o for o in chosen}
         if id_list is None:
             return {o.pk: o for o in self}
         ids = list(id_list)
         if not ids:
             return {}
-        objs = list(self.filter(pk__in=ids))
-        by_pk = {o.pk: o for o in objs}
+        by_pk = {o.pk: o for o in self.filter(pk__in=ids)}
         return {pk: by_pk[pk] for pk in dict.fromkeys(str(i) for i in ids) if pk in by_pk}
 
     def paginate(self, limit: int, start_key: dict | None = None) -> Page:
         """Return at most ``limit`` items and the key to continue from (DynamoDB-native paging)."""
         if limit < 1:
             raise ValueError("limit must be at least 1")
-        plan = self._plan()
-        if plan.operation in ("GetItem", "BatchGetItem"):
-            return Page(list(self._stream(plan)), None)
-        if self._order and not plan.ordered_by_db:
+        the_plan = self._plan()
+        if the_plan.operation in ("GetItem", "BatchGetItem"):
+            return Page(list(self._stream(the_plan)), None)
+        if self.ordering and not the_plan.ordered_by_db:
             raise FieldError(
-                f"paginate() needs an order DynamoDB can serve; order_by({', '.join(self._order)}) "
+                f"paginate() needs an order DynamoDB can serve; order_by({', '.join(self.ordering)}) "
                 "is not the sort key of the index this query uses"
             )
-        use_cache = self._query_cache_on()
-        key = plan.cache_key("page", limit, start_key) if use_cache else None
-        generation = cache.query_cache.generation(plan.table) if use_cache else None
-        hit = cache.query_cache.get(plan.table, key) if use_cache else None
-        if hit is not None:
-            raws, next_key = hit
-        else:
-            raws, next_key = [], start_key
-            mark = cache.item_cache.mark()
-            while True:
-                # Limit counts evaluated items: ask only for what is still missing.
-                response = next(self._pages(plan, start_key=next_key, limit=limit - len(raws)))
-                raws.extend(response.get("Items", ()))
-                next_key = response.get("LastEvaluatedKey")
-                if len(raws) >= limit or not next_key:
-                    break
-            for raw in raws:
-                loading.remember(self.model, raw, since=mark, replace=plan.index is None)
-            if use_cache:
-                cache.query_cache.put(
-                    plan.table, key, (tuple(raws), next_key), get_setting("QUERY_CACHE_TTL"), generation=generation
-                )
+        raws, next_key = page(self.model, the_plan, limit, start_key, self._consistent)
         objs = [self.model.from_raw(raw) for raw in raws]
         if self._prefetch:
             attach_related(self.model, objs, self._prefetch)
-        return Page(self._transform(objs), cache.copy_raw(next_key) if next_key else None)
+        return Page(self._transform(objs), next_key or None)
 
     # -- writes ------------------------------------------------------------------
     def create(self, **kwargs: Any) -> Any:
@@ -610,47 +325,8 @@ class DynamoQuerySet:
         return obj
 
     def bulk_create(self, objs: list, batch_size: int | None = None) -> list:
-        """Validate every object, then write them with BatchWriteItem (25 a call)."""
-        objs = list(objs)
-        if not objs:
-            return objs
-        errors: dict[str, list[str]] = {}
-        for position, obj in enumerate(objs):
-            if not isinstance(obj, self.model):
-                raise TypeError(f"bulk_create() expects {self.model.__name__} instances")
-            try:
-                obj._prepare(add=True)
-            except ValidationError as error:
-                for name, messages in error.message_dict.items():
-                    errors.setdefault(name, []).extend(f"item {position}: {m}" for m in messages)
-        if errors:
-            raise ValidationError(errors)
-        pks = [obj.pk for obj in objs]
-        if len(set(pks)) != len(pks):
-            raise ValueError("bulk_create() got two objects with the same pk")
-        version = self.model._meta.version_field
-        items = []
-        claimed: list[tuple[Any, list]] = []
-        try:
-            for obj in objs:
-                if version is not None:
-                    obj.__dict__[version.name] = 1
-                item = obj.to_raw()
-                claimed.append((obj, obj._claim_unique(item, previous={})))
-                items.append(item)
-            mark = loading.write_mark()
-            batch.batch_write(self.model._meta.table_name, put_items=items)
-        except Exception:
-            for obj, claims in claimed:
-                obj._release_unique(claims)
-            raise
-        from .models import ModelState
-
-        for obj, item in zip(objs, items, strict=False):
-            obj._state = ModelState(adding=False, stored=item)
-            loading.remember(self.model, item, since=mark, write=True)
-        loading.table_written(self.model)
-        return objs
+        """Validate every object, then write them with BatchWriteItem (at most min(batch_size, 25) a call)."""
+        return writes.bulk_insert(self.model, list(objs), batch_size)
 
     def get_or_create(self, defaults: dict | None = None, **kwargs: Any) -> tuple[Any, bool]:
         """Return (object, created): look it up, else create it; safe against a racing create."""
@@ -664,10 +340,7 @@ class DynamoQuerySet:
         try:
             return self.create(**params), True
         except (UniqueConstraintError, ItemAlreadyExists):
-            try:
-                return self.consistent().get(**kwargs), False
-            except self.model.DoesNotExist:
-                raise
+            return self.consistent().get(**kwargs), False
 
     def update_or_create(
         self, defaults: dict | None = None, create_defaults: dict | None = None, **kwargs: Any
@@ -694,107 +367,42 @@ class DynamoQuerySet:
         if not kwargs:
             return 0
         meta = self.model._meta
-        changes = clean_changes(self.model, kwargs)
+        changes = writes.clean_changes(self.model, kwargs)
         version = meta.version_field
         if version is not None and version.name not in changes:
             changes[version.name] = F(version.name) + 1
         unique_changed = [f for f in meta.unique_fields if f.name in changes]
-        plan = self._plan()
-        if plan.empty:
+        the_plan = self._plan()
+        if the_plan.empty:
             return 0
-        if plan.operation == "GetItem" and plan.residual is None and not unique_changed:
-            return 1 if self._update_one(plan.keys[0], changes, None) else 0
-        condition = None
-        conjuncts = [n for n in self._where]
-        if conjuncts:
-            condition = Node(Q.AND, False, conjuncts)
-        count = 0
-        for obj in list(self._stream(plan)):
-            claims = []
-            for field in unique_changed:
-                value = changes[field.name]
-                if value is not None and value != obj.__dict__.get(field.name):
-                    obj._claim_unique({field.name: {"S": value}}, previous={})
-                    claims.append((field.name, value))
-            if self._update_one(obj.pk, changes, condition):
-                count += 1
-                for field in unique_changed:
-                    old = obj.__dict__.get(field.name)
-                    if old is not None and old != changes[field.name]:
-                        obj._release_unique([(field.name, old)])
+        if the_plan.operation == "GetItem" and the_plan.residual is None and not unique_changed and the_plan.keys:
+            return int(writes.update_item(self.model, the_plan.keys[0], changes))
+        condition = Node(Q.AND, False, list(self._where)) if self._where else None
+        done = 0
+        for obj in list(self._stream(the_plan)):
+            if unique_changed:
+                done += writes.update_unique_item(obj, changes, unique_changed, condition)
             else:
-                obj._release_unique(claims)
-        return count
-
-    def _update_one(self, pk: str, changes: dict, condition: Node | None) -> bool:
-        builder = Builder()
-        expression = compile_update(self.model, changes, builder)
-        condition_text = f"attribute_exists({builder.name('pk')})"
-        if condition is not None:
-            extra = compile_node(condition, builder)
-            if extra:
-                condition_text = f"{condition_text} AND ({extra})"
-        mark = loading.write_mark()
-        try:
-            response = connection.call(
-                "UpdateItem",
-                TableName=self.model._meta.table_name,
-                Key={"pk": {"S": pk}},
-                UpdateExpression=expression,
-                ConditionExpression=condition_text,
-                ReturnValues="ALL_NEW",
-                **builder.params(),
-            )
-        except ConditionalCheckFailed:
-            # Nothing was written: drop what we knew of the item, keep the table's queries.
-            loading.forget(self.model, pk)
-            return False
-        item = response.get("Attributes")
-        if item:
-            loading.remember(self.model, item, since=mark, write=True)
-        else:
-            loading.forget(self.model, pk)
-        loading.table_written(self.model)
-        return True
+                done += writes.update_item(self.model, obj.pk, changes, condition)
+        return done
 
     def delete(self) -> tuple[int, dict[str, int]]:
         """Delete every matching item with BatchWriteItem (25 a call); return Django's pair."""
         self._check_unsliced("delete")
         if self._values_mode is not None:
             raise TypeError("Cannot call delete() after values() or values_list().")
-        from .models import delete_cleanup
-
-        plan = self._plan()
-        objs = list(self._stream(plan))
-        if not objs:
-            return 0, {self.model._meta.label: 0}
-        batch.batch_write(self.model._meta.table_name, delete_pks=[o.pk for o in objs])
-        for obj in objs:
-            delete_cleanup(self.model, obj.pk, obj._state.stored)
-        return len(objs), {self.model._meta.label: len(objs)}
+        deleted = writes.bulk_delete(self.model, list(self._stream(self._plan())))
+        return deleted, {self.model._meta.label: deleted}
 
 
-def clean_changes(model: Any, kwargs: dict) -> dict:
-    """Validate update() keyword arguments: known fields, valid F() references, clean values."""
-    changes: dict[str, Any] = {}
-    errors: dict[str, list[str]] = {}
-    for name, value in kwargs.items():
-        field = model._meta.fields.get(name)
-        if field is None:
-            raise FieldError(f"{model.__name__} has no field named '{name}'")
-        if name == "pk":
-            raise FieldError("The primary key cannot be updated")
-        if isinstance(value, (F, Combined)):
-            check_f_fields(model, value)
-            changes[name] = value
-            continue
-        try:
-            changes[name] = field.clean(value)
-        except FieldValueError as error:
-            errors.setdefault(name, []).append(str(error))
-    if errors:
-        raise ValidationError(errors)
-    return changes
+def _null_first_key(attr: str) -> Any:
+    """Sort key that puts None before every value, as SQLite orders NULLs."""
+
+    def key(obj: Any) -> tuple:
+        value = obj.__dict__.get(attr)
+        return (value is not None, value if value is not None else 0)
+
+    return key
 
 
 def attach_related(model: Any, objs: list, relations: list[str]) -> None:
@@ -805,6 +413,6 @@ def attach_related(model: Any, objs: list, relations: list[str]) -> None:
         keys = [o.__dict__.get(field_name) for o in objs]
         found = loading.load_many(target, [k for k in keys if k is not None])
         cache_name = f"_rel_{relation}"
-        for obj, key in zip(objs, keys, strict=False):
+        for obj, key in zip(objs, keys, strict=True):
             raw = found.get(key) if key is not None else None
             obj.__dict__[cache_name] = target.from_raw(raw) if raw is not None else None

@@ -9,6 +9,7 @@ from typing import Any
 from . import connection
 from .conf import get_setting
 from .exceptions import DynamoBackendError, TableDoesNotExist
+from .options import all_models
 
 _IN_USE = "ResourceInUseException"
 
@@ -197,6 +198,4 @@ def list_tables() -> list[str]:
 
 def ensure_all_tables(models: list | None = None) -> dict[str, bool]:
     """Ensure the tables of every registered (or given) model; return {label: created}."""
-    from .options import all_models
-
     return {m._meta.label: ensure_table(m) for m in (models or all_models())}

@@ -6,10 +6,10 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from . import connection, loading
-from .exceptions import FieldError, TransactionCanceled
-from .expressions import Builder, Q, compile_node, compile_update, resolve
-from .query import clean_changes
+from . import connection, loading, unique, writes
+from .compiler import Builder
+from .exceptions import FieldError
+from .expressions import Q, resolve
 
 MAX_ACTIONS = 100
 
@@ -33,48 +33,23 @@ class TransactionWriter:
 
     def create(self, obj: Any) -> Any:
         """Insert obj (conditional on its pk being new); unique values are claimed in the same transaction."""
-        model = type(obj)
-        obj._prepare(add=True)
-        version = model._meta.version_field
-        if version is not None:
-            obj.__dict__[version.name] = 1
-        item = obj.to_raw()
-        self._add(
-            model._meta.table_name,
-            obj.pk,
-            {
-                "Put": {
-                    "TableName": model._meta.table_name,
-                    "Item": item,
-                    "ConditionExpression": "attribute_not_exists(#pk)",
-                    "ExpressionAttributeNames": {"#pk": "pk"},
-                }
-            },
-        )
-        for field in model._meta.unique_fields:
+        model, meta = type(obj), obj._meta
+        item = writes.prepare_insert(obj)
+        new_item = {"ConditionExpression": "attribute_not_exists(#pk)", "ExpressionAttributeNames": {"#pk": "pk"}}
+        self._add(meta.table_name, obj.pk, {"Put": {"TableName": meta.table_name, "Item": item, **new_item}})
+        for field in meta.unique_fields:
             av = item.get(field.name)
-            if av is None:
-                continue
-            key = f"{field.name}#{av['S']}"
-            self._add(
-                model._meta.unique_table_name,
-                key,
-                {
-                    "Put": {
-                        "TableName": model._meta.unique_table_name,
-                        "Item": {"pk": {"S": key}, "owner": {"S": obj.pk}, "claimed_at": {"N": "0"}},
-                        "ConditionExpression": "attribute_not_exists(#pk)",
-                        "ExpressionAttributeNames": {"#pk": "pk"},
-                    }
-                },
-            )
+            if av is not None:
+                claim = unique.claim_item(field.name, av["S"], obj.pk)
+                self._add(
+                    meta.unique_table_name,
+                    claim["pk"]["S"],
+                    {"Put": {"TableName": meta.unique_table_name, "Item": claim, **new_item}},
+                )
 
         def done() -> None:
-            from .models import ModelState
-
-            obj._state = ModelState(adding=False, stored=item)
-            loading.remember(model, item, since=self._mark, write=True)
-            loading.table_written(model)
+            obj._set_stored(item)
+            writes.written(model, item, obj.pk, self._mark)
 
         self._after.append(done)
         return obj
@@ -83,73 +58,43 @@ class TransactionWriter:
         """Update one item (F() allowed); it must exist and satisfy ``condition``."""
         if any(f.name in changes for f in model._meta.unique_fields):
             raise FieldError("Unique fields cannot be changed inside a transaction; use save()")
-        cleaned = clean_changes(model, changes)
-        builder = Builder()
-        expression = compile_update(model, cleaned, builder)
-        condition_text = f"attribute_exists({builder.name('pk')})"
-        if condition is not None:
-            condition_text += f" AND ({compile_node(resolve(model, condition), builder)})"
-        self._add(
-            model._meta.table_name,
-            pk,
-            {
-                "Update": {
-                    "TableName": model._meta.table_name,
-                    "Key": {"pk": {"S": pk}},
-                    "UpdateExpression": expression,
-                    "ConditionExpression": condition_text,
-                    **builder.params(),
-                }
-            },
-        )
-        self._after.append(lambda: (loading.forget(model, pk), loading.table_written(model)))
+        cleaned = writes.clean_changes(model, changes)
+        node = resolve(model, condition) if condition is not None else None
+        self._add(model._meta.table_name, pk, {"Update": writes.update_request(model, pk, cleaned, node)})
+        self._after.append(lambda: writes.written(model, None, pk, self._mark))
 
     def delete(self, obj: Any) -> None:
         """Delete obj and its unique claims."""
-        model = type(obj)
-        self._add(
-            model._meta.table_name,
-            obj.pk,
-            {
-                "Delete": {
-                    "TableName": model._meta.table_name,
-                    "Key": {"pk": {"S": obj.pk}},
-                }
-            },
-        )
-        for field in model._meta.unique_fields:
+        model, meta = type(obj), obj._meta
+        self._add(meta.table_name, obj.pk, {"Delete": {"TableName": meta.table_name, "Key": meta.key(obj.pk)}})
+        owned = {
+            "ConditionExpression": "#owner = :owner",
+            "ExpressionAttributeNames": {"#owner": "owner"},
+            "ExpressionAttributeValues": {":owner": {"S": obj.pk}},
+        }
+        for field in meta.unique_fields:
             value = obj.__dict__.get(field.name)
-            if value is None:
-                continue
-            key = f"{field.name}#{value}"
-            self._add(
-                model._meta.unique_table_name,
-                key,
-                {
-                    "Delete": {
-                        "TableName": model._meta.unique_table_name,
-                        "Key": {"pk": {"S": key}},
-                        "ConditionExpression": "#owner = :owner",
-                        "ExpressionAttributeNames": {"#owner": "owner"},
-                        "ExpressionAttributeValues": {":owner": {"S": obj.pk}},
-                    }
-                },
-            )
-        self._after.append(lambda: (loading.forget(model, obj.pk, deleted=True), loading.table_written(model)))
+            if value is not None:
+                key = unique.claim_key(field.name, value)
+                self._add(
+                    meta.unique_table_name,
+                    key["pk"]["S"],
+                    {"Delete": {"TableName": meta.unique_table_name, "Key": key, **owned}},
+                )
+        self._after.append(lambda: writes.after_delete(model, obj.pk, None))
 
     def check(self, model: Any, pk: str, condition: Q | None = None) -> None:
         """Require that an item exists (and matches ``condition``) without writing it."""
         builder = Builder()
-        text = f"attribute_exists({builder.name('pk')})"
-        if condition is not None:
-            text += f" AND ({compile_node(resolve(model, condition), builder)})"
+        node = resolve(model, condition) if condition is not None else None
+        text = writes.condition_text(model, node, builder)
         self._add(
             model._meta.table_name,
             pk,
             {
                 "ConditionCheck": {
                     "TableName": model._meta.table_name,
-                    "Key": {"pk": {"S": pk}},
+                    "Key": model._meta.key(pk),
                     "ConditionExpression": text,
                     **builder.params(),
                 }
@@ -161,10 +106,7 @@ class TransactionWriter:
         if not self.actions:
             return
         self._mark = loading.write_mark()
-        try:
-            connection.call("TransactWriteItems", TransactItems=self.actions)
-        except TransactionCanceled:
-            raise
+        connection.call("TransactWriteItems", TransactItems=self.actions)  # TransactionCanceled propagates
         for callback in self._after:
             callback()
         self.actions, self._after, self._keys = [], [], set()

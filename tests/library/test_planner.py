@@ -1,36 +1,32 @@
-"""The planner picks GetItem / BatchGetItem / Query / Scan, and explain() says which."""
+"""The planner picks GetItem / BatchGetItem / Query / Scan, and explain() says which. No engine needed."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
 
-import pytest
-
-from dynamo_backend import Q, cache
+from dynamo_backend import Q
 from dynamo_backend.stats import count_calls
 
-from .models import Comment, Post
-
-pytestmark = [pytest.mark.usefixtures("tables"), pytest.mark.models("Post")]
+from .models import Post
 
 START = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
 
 
-def test_explain_pk_equality_is_get_item(engine):
+def test_explain_pk_equality_is_get_item():
     plan = Post.objects.filter(pk=str(uuid.uuid4())).explain()
 
     assert plan["operation"] == "GetItem"
     assert plan["table"] == Post._meta.table_name
 
 
-def test_explain_pk_in_is_batch_get_item(engine):
+def test_explain_pk_in_is_batch_get_item():
     plan = Post.objects.filter(pk__in=[str(uuid.uuid4()), str(uuid.uuid4())]).explain()
 
     assert plan["operation"] == "BatchGetItem"
 
 
-def test_explain_indexed_equality_is_query_on_its_index(engine):
+def test_explain_indexed_equality_is_query_on_its_index():
     plan = Post.objects.filter(author_pk="a1").explain()
 
     assert plan["operation"] == "Query"
@@ -39,7 +35,7 @@ def test_explain_indexed_equality_is_query_on_its_index(engine):
     assert not plan["filter"]
 
 
-def test_explain_indexed_equality_puts_other_conditions_in_the_filter(engine):
+def test_explain_indexed_equality_puts_other_conditions_in_the_filter():
     plan = Post.objects.filter(author_pk="a1", view_count__gte=3, published=True).explain()
 
     assert plan["operation"] == "Query" and plan["index"] == "author_pk-index"
@@ -47,7 +43,7 @@ def test_explain_indexed_equality_puts_other_conditions_in_the_filter(engine):
     assert {"view_count", "published"} <= set(plan["names"].values())
 
 
-def test_explain_non_indexed_condition_is_scan_with_filter(engine):
+def test_explain_non_indexed_condition_is_scan_with_filter():
     plan = Post.objects.filter(view_count__gte=3).explain()
 
     assert plan["operation"] == "Scan"
@@ -56,195 +52,34 @@ def test_explain_non_indexed_condition_is_scan_with_filter(engine):
     assert "view_count" in plan["names"].values()
 
 
-def test_explain_indexed_field_with_a_non_equality_lookup_is_scan(engine):
+def test_explain_indexed_field_with_a_non_equality_lookup_is_scan():
     plan = Post.objects.filter(author_pk__startswith="a").explain()
 
     assert plan["operation"] == "Scan"
 
 
-def test_explain_or_across_fields_is_scan(engine):
+def test_explain_or_across_fields_is_scan():
     plan = Post.objects.filter(Q(author_pk="a1") | Q(view_count=1)).explain()
 
     assert plan["operation"] == "Scan"
 
 
-def test_explain_all_is_scan_without_filter(engine):
+def test_explain_all_is_scan_without_filter():
     plan = Post.objects.all().explain()
 
     assert plan["operation"] == "Scan"
     assert not plan["filter"]
 
 
-def test_explain_makes_no_call(engine):
+def test_explain_makes_no_call():
     with count_calls() as log:
         Post.objects.filter(author_pk="a1").explain()
         Post.objects.filter(pk=str(uuid.uuid4())).explain()
     assert log.total == 0
 
 
-def test_values_never_reach_the_expressions(engine):
+def test_values_never_reach_the_expressions():
     plan = Post.objects.filter(title="sneaky) OR (pk", view_count=7).explain()
 
     assert "sneaky" not in plan["filter"]
     assert "sneaky) OR (pk" in str(plan["values"])
-
-
-# -- what actually runs ------------------------------------------------------------
-
-
-def test_get_by_pk_costs_one_get_item(engine):
-    post = Post.objects.create(title="t", slug="s")
-    cache.reset()
-
-    with count_calls() as log:
-        Post.objects.get(pk=post.pk)
-
-    assert log.by_operation() == {"GetItem": 1}
-
-
-def test_filter_pk_in_costs_one_batch_get_item(engine):
-    pks = [Post.objects.create(title="t", slug=f"s{n}").pk for n in range(3)]
-    cache.reset()
-
-    with count_calls() as log:
-        assert len(list(Post.objects.filter(pk__in=pks))) == 3
-
-    assert log.by_operation() == {"BatchGetItem": 1}
-
-
-def test_indexed_equality_runs_a_query_not_a_scan(engine):
-    Post.objects.create(title="t", slug="s", author_pk="a1")
-    cache.reset()
-
-    with count_calls() as log:
-        assert [p.slug for p in Post.objects.filter(author_pk="a1")] == ["s"]
-
-    assert log.count("Query") == 1 and log.count("Scan") == 0
-
-
-def test_non_indexed_filter_runs_a_scan(engine):
-    Post.objects.create(title="t", slug="s", view_count=5)
-    cache.reset()
-
-    with count_calls() as log:
-        assert [p.slug for p in Post.objects.filter(view_count=5)] == ["s"]
-
-    assert log.count("Scan") >= 1 and log.count("Query") == 0
-
-
-# -- sort-key index: one Query, in key order, with a limit -----------------------------
-
-
-@pytest.fixture
-def comments(engine):
-    post_pk = str(uuid.uuid4())
-    # created out of order, so only the sort key can put them in order
-    order = [
-        17,
-        3,
-        29,
-        0,
-        11,
-        24,
-        6,
-        20,
-        1,
-        14,
-        27,
-        9,
-        22,
-        4,
-        18,
-        12,
-        25,
-        7,
-        15,
-        2,
-        28,
-        10,
-        19,
-        5,
-        23,
-        13,
-        26,
-        8,
-        16,
-        21,
-    ]
-    Comment.objects.bulk_create(
-        [Comment(post_pk=post_pk, body=f"c{n:02d}", created_at=START + dt.timedelta(minutes=n)) for n in order]
-    )
-    Comment.objects.create(post_pk=str(uuid.uuid4()), body="elsewhere", created_at=START)
-    cache.reset()
-    return post_pk
-
-
-@pytest.mark.models("Comment")
-def test_explain_sort_key_order_and_slice_is_a_limited_forward_query(comments):
-    plan = Comment.objects.filter(post_pk=comments).order_by("created_at")[:20].explain()
-
-    assert plan["operation"] == "Query"
-    assert plan["index"] == "post_pk-created_at-index"
-    assert plan["scan_index_forward"] is True
-    assert plan["limit"] == 20
-
-
-@pytest.mark.models("Comment")
-def test_explain_descending_sort_key_queries_backwards(comments):
-    plan = Comment.objects.filter(post_pk=comments).order_by("-created_at")[:5].explain()
-
-    assert plan["operation"] == "Query"
-    assert plan["index"] == "post_pk-created_at-index"
-    assert plan["scan_index_forward"] is False
-    assert plan["limit"] == 5
-
-
-@pytest.mark.models("Comment")
-def test_sort_key_order_and_slice_is_one_query_in_key_order(comments, spy):
-    with count_calls() as log:
-        page = list(Comment.objects.filter(post_pk=comments).order_by("created_at")[:20])
-
-    assert [c.body for c in page] == [f"c{n:02d}" for n in range(20)]
-    assert log.by_operation() == {"Query": 1}
-    (request,) = spy.of("query")
-    assert request["IndexName"] == "post_pk-created_at-index"
-    assert request.get("ScanIndexForward", True) is True
-    assert request["Limit"] == 20
-
-
-@pytest.mark.models("Comment")
-def test_descending_sort_key_slice_returns_the_newest(comments, spy):
-    with count_calls() as log:
-        page = list(Comment.objects.filter(post_pk=comments).order_by("-created_at")[:5])
-
-    assert [c.body for c in page] == ["c29", "c28", "c27", "c26", "c25"]
-    assert log.by_operation() == {"Query": 1}
-    (request,) = spy.of("query")
-    assert request["ScanIndexForward"] is False and request["Limit"] == 5
-
-
-@pytest.mark.models("Comment")
-def test_sort_key_range_goes_into_the_key_condition(comments):
-    since = START + dt.timedelta(minutes=25)
-    qs = Comment.objects.filter(post_pk=comments, created_at__gte=since).order_by("created_at")
-
-    plan = qs.explain()
-
-    assert plan["operation"] == "Query" and plan["index"] == "post_pk-created_at-index"
-    assert not plan["filter"]
-    assert [c.body for c in qs] == ["c25", "c26", "c27", "c28", "c29"]
-
-
-@pytest.mark.models("Comment")
-def test_sort_key_slice_with_a_filter_still_returns_a_full_page(comments):
-    qs = Comment.objects.filter(post_pk=comments, body__startswith="c2").order_by("created_at")[:3]
-
-    assert [c.body for c in qs] == ["c20", "c21", "c22"]
-
-
-@pytest.mark.models("Comment")
-def test_explain_sort_key_slice_with_a_filter_sets_no_limit(comments):
-    plan = Comment.objects.filter(post_pk=comments, body__startswith="c2").order_by("created_at")[:3].explain()
-
-    assert plan["operation"] == "Query" and plan["filter"]
-    assert plan["limit"] is None  # Limit counts items before the filter: it would cut the page short
