@@ -20,7 +20,7 @@ from .exceptions import (
     ValidationError,
     VersionConflict,
 )
-from .expressions import F, Q
+from .expressions import Coalesce, F, Q
 from .fields import (
     BooleanField,
     CharField,
@@ -47,6 +47,7 @@ __all__ = [
     "Index",
     "Q",
     "F",
+    "Coalesce",
     "Field",
     "CharField",
     "IntegerField",

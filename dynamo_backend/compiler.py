@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import decimal
 from typing import Any
 
 from .codec import FieldValueError, number_to_n
 from .exceptions import FieldError
-from .expressions import Combined, F, Leaf, Node
+from .expressions import FALSE, TRUE, Arith, IfAbsent, Leaf, Node, Num, Ref, required_attributes
+
+UPDATE_VALUES = (Ref, Num, Arith, IfAbsent)
 
 _COMPARE = {"exact": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 _IN_CHUNK = 100  # DynamoDB allows at most 100 operands in IN
@@ -44,7 +45,9 @@ class Builder:
 
 
 def compile_node(node: Node, builder: Builder) -> str:
-    """Compile a resolved tree into a condition expression."""
+    """Compile a resolved tree into a condition expression (constants are folded away before this)."""
+    if node is TRUE or node is FALSE:
+        raise ValueError(f"{node!r} cannot be compiled; the planner answers it without a condition")
     parts = []
     for child in node.children:
         text = compile_node(child, builder) if isinstance(child, Node) else compile_leaf(child, builder)
@@ -72,8 +75,6 @@ def compile_leaf(leaf: Leaf, builder: Builder) -> str:
     if lookup in _COMPARE:
         return f"{name} {_COMPARE[lookup]} {builder.value(field.value_to_av(value))}"
     if lookup == "in":
-        if not value:
-            return f"(attribute_exists({name}) AND attribute_not_exists({name}))"
         groups = []
         for start in range(0, len(value), _IN_CHUNK):
             chunk = value[start : start + _IN_CHUNK]
@@ -89,24 +90,29 @@ def compile_leaf(leaf: Leaf, builder: Builder) -> str:
     raise FieldError(f"Unsupported lookup {lookup}")
 
 
-def compile_update(model: Any, changes: dict, builder: Builder) -> str:
-    """Compile {field: value | F-expression} into an UpdateExpression."""
+def compile_update(model: Any, changes: dict, builder: Builder, absent: frozenset[str] = frozenset()) -> Update:
+    """Compile {field: value | update value tree} into an UpdateExpression.
+
+    An expression reading an attribute named in ``absent`` is NULL (as in SQL),
+    so its target is removed; the returned Update says which attributes the
+    expression assumed present or absent, for the caller's condition.
+    """
     sets: list[str] = []
     removes: list[str] = []
-    adds: list[str] = []
+    result = Update()
     fields = model._meta.fields
     for name, value in changes.items():
-        field = fields[name]
         placeholder = builder.name(name)
-        if isinstance(value, (F, Combined)):
-            delta = _as_increment(name, value)
-            if delta is not None:
-                # ADD is atomic and creates the attribute when absent.
-                adds.append(f"{placeholder} {builder.value({'N': str(delta)})}")
-            else:
-                sets.append(f"{placeholder} = {_operand(model, value, builder)}")
+        if isinstance(value, UPDATE_VALUES):
+            refs = required_attributes(value)
+            if refs & absent:
+                removes.append(placeholder)
+                result.assumed_absent |= refs & absent
+                continue
+            result.assumed_present |= refs
+            sets.append(f"{placeholder} = {_operand(value, builder)}")
             continue
-        av = field.to_dynamo(value)
+        av = fields[name].to_dynamo(value)
         if av is None:
             removes.append(placeholder)
         else:
@@ -116,28 +122,32 @@ def compile_update(model: Any, changes: dict, builder: Builder) -> str:
         clauses.append("SET " + ", ".join(sets))
     if removes:
         clauses.append("REMOVE " + ", ".join(removes))
-    if adds:
-        clauses.append("ADD " + ", ".join(adds))
-    return " ".join(clauses)
+    result.expression = " ".join(clauses)
+    return result
 
 
-def _as_increment(name: str, expr: Any) -> Any:
-    """Return n when expr is F(name) + n or F(name) - n with a plain number."""
-    if isinstance(expr, Combined) and isinstance(expr.lhs, F) and expr.lhs.name == name:
-        rhs = expr.rhs
-        if isinstance(rhs, int | float | decimal.Decimal) and not isinstance(rhs, bool):
-            return rhs if expr.op == "+" else -rhs
-    return None
+class Update:
+    """A compiled UpdateExpression and what it assumed of the item's attributes."""
+
+    def __init__(self) -> None:
+        self.expression = ""
+        self.assumed_present: set[str] = set()
+        self.assumed_absent: set[str] = set()
+
+    def condition(self, builder: Builder) -> list[str]:
+        """Return the conditions that make the assumptions hold when the update is applied."""
+        present = [f"attribute_exists({builder.name(n)})" for n in sorted(self.assumed_present)]
+        return present + [f"attribute_not_exists({builder.name(n)})" for n in sorted(self.assumed_absent)]
 
 
-def _operand(model: Any, expr: Any, builder: Builder) -> str:
-    if isinstance(expr, F):
-        if expr.name not in model._meta.fields:
-            raise FieldError(f"F('{expr.name}'): {model.__name__} has no such field.")
-        return f"if_not_exists({builder.name(expr.name)}, {builder.value({'N': '0'})})"
-    if isinstance(expr, Combined):
-        return f"{_operand(model, expr.lhs, builder)} {expr.op} {_operand(model, expr.rhs, builder)}"
+def _operand(value: Any, builder: Builder) -> str:
+    if isinstance(value, Ref):
+        return builder.name(value.name)
+    if isinstance(value, IfAbsent):
+        return f"if_not_exists({builder.name(value.name)}, {_operand(value.default, builder)})"
+    if isinstance(value, Arith):
+        return f"{_operand(value.lhs, builder)} {value.op} {_operand(value.rhs, builder)}"
     try:
-        return builder.value({"N": number_to_n(expr)})
+        return builder.value({"N": number_to_n(value.value)})
     except FieldValueError as error:
         raise FieldError(f"Update expression: {error}") from None

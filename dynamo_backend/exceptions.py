@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core import exceptions as django_exceptions
+from django.db import NotSupportedError as DjangoNotSupportedError
 
 
 class DynamoBackendError(Exception):
@@ -24,6 +25,14 @@ class ConfigurationError(DynamoBackendError, django_exceptions.ImproperlyConfigu
 
 class FieldError(DynamoBackendError, django_exceptions.FieldError):
     """An unknown field or lookup, or a field option DynamoDB cannot honour."""
+
+
+class NotSupported(DynamoBackendError, DjangoNotSupportedError):
+    """The QuerySet asks for something DynamoDB (or this library) cannot do."""
+
+
+class ConsistencyError(NotSupported):
+    """A consistent read was asked of a global secondary index, which DynamoDB never reads consistently."""
 
 
 class ValidationError(DynamoBackendError, django_exceptions.ValidationError):
@@ -57,7 +66,8 @@ class UniqueConstraintError(ConditionalCheckFailed):
 
     def __init__(self, message: str = "", *, field: str = "", value: Any = None, model: Any = None) -> None:
         super().__init__(message or f"{field}={value!r} is already taken")
-        self.field = field
+        self.field = field  # the field name, or "a,b" for a unique_together constraint
+        self.fields = tuple(field.split(",")) if field else ()
         self.value = value
         self.model = model
 
@@ -120,6 +130,8 @@ __all__ = [
     "DynamoBackendError",
     "ConfigurationError",
     "FieldError",
+    "NotSupported",
+    "ConsistencyError",
     "ValidationError",
     "ConditionalCheckFailed",
     "ItemAlreadyExists",

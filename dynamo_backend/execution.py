@@ -55,15 +55,12 @@ class CachedQuery:
 def pages(
     plan: Plan,
     *,
-    consistent: bool = False,
     start_key: dict | None = None,
     limit: int | None = None,
     select_count: bool = False,
 ) -> Iterator[dict]:
     """Yield raw Query/Scan responses, following LastEvaluatedKey lazily."""
     params = plan.request()
-    if consistent and not plan.index:
-        params["ConsistentRead"] = True
     if select_count:
         params["Select"] = "COUNT"
     if start_key:
@@ -88,9 +85,11 @@ def _query_items(model: Any, plan: Plan, consistent: bool) -> Iterator[dict]:
         return
     collected: list[dict] = []
     mark = cache.item_cache.mark()
-    for response in pages(plan, consistent=consistent, limit=plan.limit):
+    complete = plan.projection is None  # partial items must never stand for whole ones in the caches
+    for response in pages(plan, limit=plan.limit):
         for item in response.get("Items", ()):
-            loading.remember(model, item, since=mark, replace=plan.index is None)
+            if complete:
+                loading.remember(model, item, since=mark, replace=plan.index is None)
             collected.append(item)
             yield item
     entry.put(tuple(collected))
@@ -113,9 +112,10 @@ def raw_items(model: Any, plan: Plan, consistent: bool) -> Iterator[dict]:
 
 
 def stream(model: Any, plan: Plan, consistent: bool) -> Iterator[Any]:
-    """Yield instances matching the plan, in storage order."""
+    """Yield instances matching the plan, in storage order (partial ones when the plan projects)."""
+    partial = plan.projection is not None
     for raw in raw_items(model, plan, consistent):
-        obj = model.from_raw(raw)
+        obj = model.from_raw(raw, partial=partial)
         if plan.residual is not None and not matches(plan.residual, obj.__dict__):
             continue
         yield obj
@@ -127,7 +127,9 @@ def count(model: Any, plan: Plan, consistent: bool) -> int:
     hit = entry.get()
     if hit is not None:
         return int(hit)
-    total = sum(r.get("Count", 0) for r in pages(plan, consistent=consistent, select_count=True))
+    if plan.residual is not None:  # conditions only Python can check: count what passes them
+        return sum(1 for _ in stream(model, plan, consistent))
+    total = sum(r.get("Count", 0) for r in pages(plan, select_count=True))
     entry.put(total)
     return total
 
@@ -143,7 +145,7 @@ def page(model: Any, plan: Plan, limit: int, start_key: dict | None, consistent:
     mark = cache.item_cache.mark()
     while True:
         # Limit counts evaluated items: ask only for what is still missing.
-        response = next(pages(plan, consistent=consistent, start_key=next_key, limit=limit - len(raws)))
+        response = next(pages(plan, start_key=next_key, limit=limit - len(raws)))
         raws.extend(response.get("Items", ()))
         next_key = response.get("LastEvaluatedKey")
         if len(raws) >= limit or not next_key:

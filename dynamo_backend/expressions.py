@@ -1,95 +1,53 @@
-"""Q, F and lookups: resolved against a model, evaluated in Python. Pure: no I/O.
+"""Conditions and update values, resolved against a model. Pure: no I/O.
 
-compiler.py turns the resolved trees into DynamoDB expression strings.
+Q and F are Django's own (``django.db.models.Q`` / ``F``), so code written for
+the ORM combines them the same way; ``Coalesce`` is Django's too. This module
+turns them into resolved trees: :class:`Leaf` / :class:`Node` for conditions
+(folded the way Django folds an EmptyResultSet) and :class:`Ref` / :class:`Num`
+/ :class:`Arith` / :class:`IfAbsent` for update values. It also evaluates
+conditions in Python (results of GetItem, and conditions DynamoDB cannot take
+in a filter). compiler.py turns the trees into DynamoDB expression strings.
 """
 
 from __future__ import annotations
 
-import copy
+import decimal
 from collections.abc import Iterable
 from typing import Any
 
-from .codec import FieldValueError
+from django.db.models import F, Q, Value
+from django.db.models.expressions import CombinedExpression
+from django.db.models.functions import Coalesce
+
+from .codec import FieldValueError, check_text
 from .exceptions import FieldError, ValidationError
 from .fields import CharField, Field, ListField
 
+__all__ = [
+    "FALSE",
+    "KEY_LOOKUPS",
+    "LOOKUPS",
+    "TRUE",
+    "Arith",
+    "Coalesce",
+    "F",
+    "IfAbsent",
+    "Leaf",
+    "Node",
+    "Num",
+    "Q",
+    "Ref",
+    "attributes_of",
+    "matches",
+    "resolve",
+    "resolve_update",
+]
+
 LOOKUPS = ("exact", "gt", "gte", "lt", "lte", "in", "contains", "startswith", "range", "isnull")
+ORDERED_LOOKUPS = ("gt", "gte", "lt", "lte", "range")
 # Lookups usable in a KeyConditionExpression on a sort key.
 KEY_LOOKUPS = ("exact", "gt", "gte", "lt", "lte", "range", "startswith")
-
-
-class Q:
-    """A filter condition tree, combinable with &, | and ~ (as in Django)."""
-
-    AND = "AND"
-    OR = "OR"
-
-    def __init__(self, *args: Any, _connector: str = AND, _negated: bool = False, **kwargs: Any) -> None:
-        self.children: list[Any] = [*args, *sorted(kwargs.items())]
-        self.connector = _connector
-        self.negated = _negated
-
-    def _combine(self, other: Any, connector: str) -> Q:
-        if not isinstance(other, Q):
-            raise TypeError(f"Cannot combine Q with {type(other).__name__}")
-        if not other.children:
-            return copy.deepcopy(self)
-        if not self.children:
-            return copy.deepcopy(other)
-        combined = Q(_connector=connector)
-        combined.children = [self, other]
-        return combined
-
-    def __and__(self, other: Q) -> Q:
-        return self._combine(other, self.AND)
-
-    def __or__(self, other: Q) -> Q:
-        return self._combine(other, self.OR)
-
-    def __invert__(self) -> Q:
-        negated = Q(_connector=self.AND)
-        negated.children = [self]
-        negated.negated = True
-        return negated
-
-    def __repr__(self) -> str:
-        prefix = "NOT " if self.negated else ""
-        return f"<Q: {prefix}({self.connector}: {', '.join(map(repr, self.children))})>"
-
-
-class F:
-    """A reference to a field's stored value, for atomic updates: F("n") + 1."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __add__(self, other: Any) -> Combined:
-        return Combined(self, "+", other)
-
-    def __radd__(self, other: Any) -> Combined:
-        return Combined(other, "+", self)
-
-    def __sub__(self, other: Any) -> Combined:
-        return Combined(self, "-", other)
-
-    def __repr__(self) -> str:
-        return f"F({self.name})"
-
-
-class Combined:
-    """``lhs + rhs`` or ``lhs - rhs`` where either side may be an F."""
-
-    def __init__(self, lhs: Any, op: str, rhs: Any) -> None:
-        self.lhs, self.op, self.rhs = lhs, op, rhs
-
-    def __add__(self, other: Any) -> Combined:
-        return Combined(self, "+", other)
-
-    def __sub__(self, other: Any) -> Combined:
-        return Combined(self, "-", other)
-
-    def __repr__(self) -> str:
-        return f"({self.lhs!r} {self.op} {self.rhs!r})"
+AND, OR = Q.AND, Q.OR
 
 
 class Leaf:
@@ -105,28 +63,82 @@ class Leaf:
 
 
 class Node:
-    """A resolved AND/OR tree of Leafs and Nodes."""
+    """A resolved AND/OR tree of Leafs and Nodes; TRUE and FALSE are the folded constants."""
 
     __slots__ = ("connector", "negated", "children")
 
     def __init__(self, connector: str, negated: bool, children: list) -> None:
         self.connector, self.negated, self.children = connector, negated, children
 
+    def __repr__(self) -> str:
+        if self is TRUE or self is FALSE:
+            return "TRUE" if self is TRUE else "FALSE"
+        prefix = "NOT " if self.negated else ""
+        return f"{prefix}({f' {self.connector} '.join(map(repr, self.children))})"
 
-def resolve(model: Any, q: Q) -> Node:
-    """Resolve a Q against a model: check fields and lookups, coerce values."""
+
+# An empty AND is true; an empty OR is false. Only these two instances are ever empty.
+TRUE = Node(AND, False, [])
+FALSE = Node(OR, False, [])
+
+
+def resolve(model: Any, q: Any) -> Node:
+    """Resolve a Q against a model (check fields and lookups, coerce values) and fold constants."""
+    if not isinstance(q, Q):
+        raise TypeError(f"Expected a Q object, got {type(q).__name__}")
+    if q.connector not in (AND, OR):
+        raise FieldError(f"Q objects combined with {q.connector} are not supported; use &, | and ~")
     children: list[Leaf | Node] = []
     for child in q.children:
         if isinstance(child, Q):
             children.append(resolve(model, child))
         else:
             key, value = child
-            children.append(resolve_leaf(model, key, value))
-    return Node(q.connector, q.negated, children)
+            children.append(_fold_leaf(resolve_leaf(model, key, value)))
+    return fold(Node(q.connector, q.negated, children))
+
+
+def fold(node: Node) -> Node:
+    """Fold TRUE/FALSE children the way SQL does, as Django does with an EmptyResultSet."""
+    absorbing, neutral = (FALSE, TRUE) if node.connector == AND else (TRUE, FALSE)
+    kept: list = []
+    for child in node.children:
+        if child is absorbing:
+            return _negate_constant(absorbing, node.negated)
+        if child is not neutral:
+            kept.append(child)
+    if not kept:
+        return _negate_constant(neutral, node.negated)
+    if len(kept) == 1 and not node.negated and isinstance(kept[0], Node):
+        return kept[0]
+    return Node(node.connector, node.negated, kept)
+
+
+def _negate_constant(constant: Node, negated: bool) -> Node:
+    if not negated:
+        return constant
+    return FALSE if constant is TRUE else TRUE
+
+
+def _fold_leaf(leaf: Leaf) -> Leaf | Node:
+    """Return FALSE for a condition no value can meet (``__in=[]``, a reversed range)."""
+    if leaf.lookup == "in" and not leaf.value:
+        return FALSE
+    if leaf.lookup in ("contains", "startswith") and leaf.value == "" and isinstance(leaf.field, CharField):
+        # Every string contains and starts with "": Django's LIKE '%%' matches every non-NULL value.
+        return Leaf(leaf.field, "isnull", False)
+    if leaf.lookup == "range":
+        low, high = leaf.value
+        try:
+            if low > high:
+                return FALSE
+        except TypeError:
+            pass
+    return leaf
 
 
 def resolve_leaf(model: Any, key: str, value: Any) -> Leaf:
-    """Turn ``field__lookup`` and a value into a Leaf, or raise FieldError."""
+    """Turn ``field__lookup`` and a value into a Leaf, or raise FieldError / ValidationError."""
     name, _, lookup = key.partition("__")
     lookup = lookup or "exact"
     fields = model._meta.fields
@@ -137,8 +149,13 @@ def resolve_leaf(model: Any, key: str, value: Any) -> Leaf:
     if lookup not in LOOKUPS:
         raise FieldError(f"Unsupported lookup '{lookup}' for field '{name}'. Supported: {', '.join(LOOKUPS)}")
     field = fields[name]
-    if isinstance(value, (F, Combined)):
-        raise FieldError(f"{name}: comparing two fields (F) is not supported in filters.")
+    if lookup in ORDERED_LOOKUPS and not field.ordered:
+        raise FieldError(
+            f"'{lookup}' needs an ordered type; {type(field).__name__} '{name}' is stored as "
+            f"{field.dynamo_type}, which DynamoDB does not compare with <, >, BETWEEN."
+        )
+    if hasattr(value, "resolve_expression"):
+        raise FieldError(f"{name}: comparing with an expression (F, Value...) is not supported in filters.")
     try:
         value = _coerce(field, lookup, value)
     except FieldValueError as error:
@@ -149,12 +166,19 @@ def resolve_leaf(model: Any, key: str, value: Any) -> Leaf:
 def _coerce_in(field: Field, value: Any) -> list:
     if isinstance(value, str | bytes) or not isinstance(value, Iterable):
         raise FieldValueError("'in' takes a list of values.")
-    return [field.to_python(v) for v in value]
+    # None never equals anything in SQL: Django drops it from IN lists.
+    values = [field.to_python(v) for v in value if v is not None]
+    try:
+        return list(dict.fromkeys(values))
+    except TypeError:  # unhashable values (lists): duplicates are harmless
+        return values
 
 
 def _coerce_range(field: Field, value: Any) -> tuple:
     if not isinstance(value, list | tuple) or len(value) != 2:
         raise FieldValueError("'range' takes a (low, high) pair.")
+    if value[0] is None or value[1] is None:
+        raise FieldValueError("'range' bounds cannot be None.")
     return (field.to_python(value[0]), field.to_python(value[1]))
 
 
@@ -169,12 +193,14 @@ def _coerce_contains(field: Field, value: Any) -> Any:
         return value
     if not isinstance(field, CharField) or not isinstance(value, str):
         raise FieldValueError("'contains' works on strings and lists.")
+    check_text(value)
     return value
 
 
 def _coerce_startswith(field: Field, value: Any) -> str:
     if not isinstance(field, CharField) or not isinstance(value, str):
         raise FieldValueError("'startswith' works on strings.")
+    check_text(value)
     return value
 
 
@@ -191,12 +217,22 @@ def _coerce(field: Field, lookup: str, value: Any) -> Any:
     special = _COERCE.get(lookup)
     if special is not None:
         return special(field, value)
-    if lookup == "exact" and value is None:
-        return None
+    if value is None:
+        if lookup == "exact":
+            return None
+        raise FieldValueError(f"'{lookup}' cannot compare with None; use __isnull.")
     return field.to_python(value)
 
 
-# -- evaluation in Python (GetItem / BatchGetItem results with extra conditions) --
+def attributes_of(node: Node) -> set[str]:
+    """Return the field names a condition tree reads."""
+    names: set[str] = set()
+    for child in node.children:
+        names |= attributes_of(child) if isinstance(child, Node) else {child.field.name}
+    return names
+
+
+# -- evaluation in Python ------------------------------------------------------------
 
 
 def matches(node: Node, values: dict) -> bool:
@@ -204,9 +240,7 @@ def matches(node: Node, values: dict) -> bool:
     results = (
         matches(child, values) if isinstance(child, Node) else _leaf_matches(child, values) for child in node.children
     )
-    outcome = all(results) if node.connector == Q.AND else any(results)
-    if not node.children:
-        outcome = True
+    outcome = all(results) if node.connector == AND else any(results)
     return not outcome if node.negated else outcome
 
 
@@ -237,11 +271,90 @@ def _leaf_matches(leaf: Leaf, values: dict) -> bool:
         return False
 
 
-def check_f_fields(model: Any, expr: Any) -> None:
-    """Raise FieldError for F references to unknown fields."""
-    if isinstance(expr, F):
-        if expr.name not in model._meta.fields:
-            raise FieldError(f"F('{expr.name}'): {model.__name__} has no such field.")
-    elif isinstance(expr, Combined):
-        check_f_fields(model, expr.lhs)
-        check_f_fields(model, expr.rhs)
+# -- update values ---------------------------------------------------------------------
+
+
+class Ref:
+    """The stored value of a field (Django's F)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+class Num:
+    """A number constant in an update expression."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: int | float | decimal.Decimal) -> None:
+        self.value = value
+
+
+class Arith:
+    """``lhs + rhs`` or ``lhs - rhs``: the only arithmetic DynamoDB's SET has."""
+
+    __slots__ = ("lhs", "op", "rhs")
+
+    def __init__(self, lhs: Any, op: str, rhs: Any) -> None:
+        self.lhs, self.op, self.rhs = lhs, op, rhs
+
+
+class IfAbsent:
+    """``Coalesce(F(name), default)``: the stored value, or the default when the attribute is absent."""
+
+    __slots__ = ("name", "default")
+
+    def __init__(self, name: str, default: Num) -> None:
+        self.name, self.default = name, default
+
+
+UpdateValue = Ref | Num | Arith | IfAbsent
+
+
+def resolve_update(model: Any, target: str, expression: Any) -> UpdateValue:
+    """Translate a Django expression (F, Value, +, -, Coalesce) into an update value tree."""
+    if isinstance(expression, F):
+        return Ref(_known(model, expression.name))
+    if isinstance(expression, Value):
+        return _number(target, expression.value)
+    if isinstance(expression, CombinedExpression):
+        if expression.connector not in ("+", "-"):
+            raise FieldError(f"{target}: DynamoDB updates can only add and subtract, not '{expression.connector}'.")
+        lhs = resolve_update(model, target, expression.lhs)
+        rhs = resolve_update(model, target, expression.rhs)
+        return Arith(lhs, expression.connector, rhs)
+    if isinstance(expression, Coalesce):
+        return _coalesce(model, target, expression)
+    if hasattr(expression, "resolve_expression"):
+        raise FieldError(f"{target}: {type(expression).__name__} is not supported in updates.")
+    return _number(target, expression)
+
+
+def _coalesce(model: Any, target: str, expression: Coalesce) -> IfAbsent:
+    sources = expression.get_source_expressions()
+    if len(sources) != 2 or not isinstance(sources[0], F) or not isinstance(sources[1], Value):
+        raise FieldError(f"{target}: only Coalesce(F('field'), <number>) is supported in updates.")
+    return IfAbsent(_known(model, sources[0].name), _number(target, sources[1].value))
+
+
+def _known(model: Any, name: str) -> str:
+    if name not in model._meta.fields:
+        raise FieldError(f"F('{name}'): {model.__name__} has no such field.")
+    return name
+
+
+def _number(target: str, value: Any) -> Num:
+    if isinstance(value, bool) or not isinstance(value, int | float | decimal.Decimal):
+        raise FieldError(f"{target}: update expressions take numbers, got {value!r}.")
+    return Num(value)
+
+
+def required_attributes(value: UpdateValue) -> set[str]:
+    """Return the attributes an update value needs present (a NULL operand makes it NULL, as in SQL)."""
+    if isinstance(value, Ref):
+        return {value.name}
+    if isinstance(value, Arith):
+        return required_attributes(value.lhs) | required_attributes(value.rhs)
+    return set()

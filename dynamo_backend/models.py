@@ -6,25 +6,29 @@ import copy
 from typing import Any, ClassVar
 
 from django.core import exceptions as django_exceptions
+from django.db.models import signals
 
 from . import loading, writes
 from .codec import FieldValueError
 from .exceptions import FieldError, ValidationError
-from .fields import NOT_PROVIDED, Field, UUIDField
+from .fields import Field, UUIDField
 from .manager import DynamoManager
 from .options import Options
+from .query_writes import DATABASE_ALIAS
+from .relations import RelatedDescriptor
 
 __all__ = ["DynamoModel", "ModelBase", "ModelState"]
 
 
 class ModelState:
-    """Per-instance bookkeeping: new or loaded, and the stored values for change tracking."""
+    """Per-instance bookkeeping: new or loaded, the stored item for change tracking, deferred fields."""
 
-    __slots__ = ("adding", "stored")
+    __slots__ = ("adding", "stored", "deferred")
 
-    def __init__(self, adding: bool = True, stored: dict | None = None) -> None:
+    def __init__(self, adding: bool = True, stored: dict | None = None, deferred: frozenset = frozenset()) -> None:
         self.adding = adding
         self.stored = stored or {}
+        self.deferred = deferred
 
 
 class ModelBase(type):
@@ -89,35 +93,6 @@ def _add_managers_and_relations(cls: Any, opts: Options, attrs: dict) -> None:
             setattr(cls, relation, RelatedDescriptor(relation))
 
 
-class RelatedDescriptor:
-    """``post.author``: the referenced instance, from prefetch or loaded on first access."""
-
-    def __init__(self, relation: str) -> None:
-        self.relation = relation
-        self.cache_name = f"_rel_{relation}"
-
-    def __get__(self, instance: Any, owner: Any) -> Any:
-        if instance is None:
-            return self
-        field_name, _ = owner._meta.references[self.relation]
-        key = instance.__dict__.get(field_name)
-        cached = instance.__dict__.get(self.cache_name, NOT_PROVIDED)
-        if cached is not NOT_PROVIDED and (cached is None or cached.pk == key):
-            return cached
-        if key is None:
-            return None
-        target = owner._meta.related_model(self.relation)
-        raw = loading.load_one(target, key)
-        value = target.from_raw(raw) if raw is not None else None
-        instance.__dict__[self.cache_name] = value
-        return value
-
-    def __set__(self, instance: Any, value: Any) -> None:
-        field_name, _ = type(instance)._meta.references[self.relation]
-        instance.__dict__[field_name] = value.pk if value is not None else None
-        instance.__dict__[self.cache_name] = value
-
-
 class DynamoModel(metaclass=ModelBase):
     """Base class of DynamoDB-backed models."""
 
@@ -148,14 +123,46 @@ class DynamoModel(metaclass=ModelBase):
 
     # -- construction from storage ----------------------------------------
     @classmethod
-    def from_raw(cls, item: dict) -> DynamoModel:
-        """Build a fresh instance from a raw DynamoDB item."""
+    def from_raw(cls, item: dict, *, partial: bool = False) -> DynamoModel:
+        """Build a fresh instance from a raw DynamoDB item.
+
+        ``partial``: the item holds only some attributes (a projection); the
+        others are deferred and loaded, all at once, when one is first read.
+        """
         obj = cls.__new__(cls)
         get = item.get
-        values = {name: (None if (av := get(name)) is None else decode(av)) for name, decode in cls._meta.decoders}
-        values["_state"] = ModelState(adding=False, stored=item)
+        if partial:
+            values = {name: decode(item[name]) for name, decode in cls._meta.decoders if name in item}
+            deferred = frozenset(cls._meta.fields) - values.keys()
+            values["_state"] = ModelState(adding=False, stored=item, deferred=deferred)
+        else:
+            values = {name: (None if (av := get(name)) is None else decode(av)) for name, decode in cls._meta.decoders}
+            values["_state"] = ModelState(adding=False, stored=item)
         obj.__dict__ = values
         return obj
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called for attributes missing from __dict__: deferred fields of a partial instance.
+        if name.startswith("_") or name not in self._state.deferred:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        self._load_deferred()
+        return self.__dict__[name]
+
+    def get_deferred_fields(self) -> set[str]:
+        """Return the fields not loaded yet (only() / defer() / values projections), as Django does."""
+        return set(self._state.deferred)
+
+    def _load_deferred(self) -> None:
+        """Read the whole item (consistently) and fill in the deferred fields; keep loaded ones as they are."""
+        model = type(self)
+        raw = loading.load_one(model, self.pk, consistent=True)
+        if raw is None:
+            raise model.DoesNotExist(f"{model.__name__} {self.pk} does not exist")
+        fields = self._meta.fields
+        for name in self._state.deferred:
+            av = raw.get(name)
+            self.__dict__[name] = None if av is None else fields[name].from_dynamo(av)
+        self._state = ModelState(adding=False, stored=raw)
 
     def to_raw(self) -> dict:
         """Return the raw DynamoDB item for the current values."""
@@ -227,16 +234,33 @@ class DynamoModel(metaclass=ModelBase):
         writes.check_item_size(self)
 
     def save(self, update_fields: list[str] | None = None) -> None:
-        """Validate and write: a conditional insert when new, else an update of the changed fields."""
-        if self._state.adding:
+        """Validate and write: a conditional insert when new, else an update of the changed fields.
+
+        Sends Django's pre_save and post_save signals (``created``, ``update_fields``, ``raw=False``).
+        """
+        model, created = type(self), self._state.adding
+        if self._state.deferred:
+            self._load_deferred()
+        fields = frozenset(update_fields) if update_fields is not None else None
+        signals.pre_save.send(sender=model, instance=self, raw=False, using=DATABASE_ALIAS, update_fields=fields)
+        if created:
             writes.insert(self)
         else:
             writes.update(self, update_fields)
+        signals.post_save.send(
+            sender=model, instance=self, created=created, update_fields=fields, raw=False, using=DATABASE_ALIAS
+        )
 
     def delete(self) -> tuple[int, dict[str, int]]:
-        """Delete the item and release its unique values; return Django's (count, per-model) pair."""
+        """Delete the item and release its unique values; return Django's (count, per-model) pair.
+
+        Sends Django's pre_delete and post_delete signals.
+        """
+        model = type(self)
+        signals.pre_delete.send(sender=model, instance=self, using=DATABASE_ALIAS, origin=self)
         deleted = writes.delete(self)
         self._state = ModelState(adding=True)
+        signals.post_delete.send(sender=model, instance=self, using=DATABASE_ALIAS, origin=self)
         return deleted, {self._meta.label: deleted}
 
     def _set_stored(self, item: dict) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.apps import apps
@@ -18,6 +19,7 @@ ALLOWED_META = frozenset(
         "cache_ttl",
         "abstract",
         "ordering",
+        "unique_together",
     }
 )
 
@@ -34,6 +36,30 @@ class Index:
 
     def __repr__(self) -> str:
         return f"<Index {self.name}>"
+
+
+class UniqueConstraint:
+    """Fields whose values together may belong to one item only (unique=True or Meta.unique_together).
+
+    Enforced with one claim item per value in ``<table>__unique`` (see unique.py).
+    A value with a None part claims nothing: NULLs never conflict, as in SQL.
+    """
+
+    def __init__(self, fields: tuple[str, ...]) -> None:
+        self.fields = fields
+        self.label = ",".join(fields)
+
+    def __repr__(self) -> str:
+        return f"<UniqueConstraint {self.label}>"
+
+    def claim(self, values: dict[str, dict | None]) -> tuple[str, str] | None:
+        """Return (label, claim value) for the stored attribute values, or None if a part is absent."""
+        parts = [values.get(name) for name in self.fields]
+        if any(av is None for av in parts):
+            return None
+        if len(parts) == 1 and "S" in parts[0]:  # type: ignore[operator]
+            return self.label, parts[0]["S"]  # type: ignore[index]
+        return self.label, json.dumps(parts, sort_keys=True, separators=(",", ":"))
 
 
 def get_model(label: str) -> Any:
@@ -61,6 +87,21 @@ def _default_app_label(module: str) -> str:
     return parts[-2] if len(parts) > 1 and parts[-1] == "models" else parts[-1]
 
 
+def _unique_together(model_name: str, value: Any) -> list[tuple[str, ...]]:
+    """Normalise Meta.unique_together: one tuple of names, or a list of them (as Django accepts)."""
+    if not value:
+        return []
+    if isinstance(value, str):
+        raise FieldError(f"{model_name}.Meta.unique_together must be a list of tuples of field names")
+    groups = [value] if all(isinstance(v, str) for v in value) else list(value)
+    out = []
+    for group in groups:
+        if isinstance(group, str) or not all(isinstance(name, str) for name in group) or len(group) < 2:
+            raise FieldError(f"{model_name}.Meta.unique_together: {group!r} must be a tuple of two or more field names")
+        out.append(tuple(group))
+    return out
+
+
 class Options:
     """The ``_meta`` of a model."""
 
@@ -83,6 +124,8 @@ class Options:
         if isinstance(ordering, str):
             raise FieldError(f"{model_name}.Meta.ordering must be a list of field names, not a string")
         self.ordering: list[str] = list(ordering)
+        self.declared_unique_together = _unique_together(model_name, values.get("unique_together", ()))
+        self.unique_constraints: list[UniqueConstraint] = []
         self.fields: dict[str, Any] = {}
         self.indexes: list[Index] = []
         self.references: dict[str, tuple[str, Any]] = {}
@@ -103,6 +146,11 @@ class Options:
     @property
     def unique_fields(self) -> list:
         return [f for f in self.fields.values() if f.unique]
+
+    @property
+    def has_claims(self) -> bool:
+        """Return whether the model has unique constraints (and so a claims table)."""
+        return bool(self.unique_constraints)
 
     @property
     def version_field(self) -> VersionField | None:
@@ -135,6 +183,7 @@ class Options:
         self.model = model
         self.indexes = self._build_indexes(model)
         self._check_ordering(model)
+        self.unique_constraints = self._build_unique_constraints(model)
         self.decoders = [(name, field.decoder()) for name, field in self.fields.items()]
         for field in self.fields.values():
             if field.references is not None:
@@ -166,11 +215,27 @@ class Options:
         field = self.fields.get(key)
         if field is None:
             raise FieldError(f"{model.__name__}: index {index.name} names unknown field '{key}'")
+        field.is_index_key = True
         if not field.indexable:
             raise FieldError(
                 f"{model.__name__}.{key}: {type(field).__name__} cannot be a GSI key. "
                 "Hint: GSI keys must be top-level S, N or B attributes."
             )
+
+    def _build_unique_constraints(self, model: Any) -> list[UniqueConstraint]:
+        constraints = [UniqueConstraint((f.name,)) for f in self.fields.values() if f.unique]
+        for names in self.declared_unique_together:
+            for name in names:
+                field = self.fields.get(name)
+                if field is None:
+                    raise FieldError(f"{model.__name__}.Meta.unique_together names unknown field '{name}'")
+                if field.dynamo_type in ("M", "L"):
+                    raise FieldError(
+                        f"{model.__name__}.Meta.unique_together: {type(field).__name__} '{name}' cannot be part "
+                        "of a unique constraint (only scalar fields can)."
+                    )
+            constraints.append(UniqueConstraint(names))
+        return constraints
 
     def _check_ordering(self, model: Any) -> None:
         for name in self.ordering:

@@ -9,16 +9,18 @@ import itertools
 from collections.abc import Iterator
 from typing import Any
 
-from . import loading, writes
-from .exceptions import FieldError, ItemAlreadyExists, UniqueConstraintError
+from . import aggregates
+from .exceptions import FieldError, NotSupported
 from .execution import Page, count, page, stream
-from .expressions import F, Node, Q, resolve
+from .expressions import TRUE, Node, Q, fold, matches, resolve
 from .planner import Plan, plan
+from .query_writes import QuerySetWrites
+from .relations import attach_related
 
-__all__ = ["DynamoQuerySet", "Page", "attach_related"]
+__all__ = ["DynamoQuerySet", "Page"]
 
 
-class DynamoQuerySet:
+class DynamoQuerySet(QuerySetWrites):
     """A lazy, chainable query over one model's table."""
 
     def __init__(self, model: Any = None) -> None:
@@ -31,6 +33,8 @@ class DynamoQuerySet:
         self._values_mode: str | None = None  # "dict" | "tuple" | "flat"
         self._prefetch: list[str] = []
         self._consistent = False
+        self._only: frozenset[str] | None = None  # only()/defer(): the fields to read
+        self._distinct = False
         self._result_cache: list | None = None
 
     # -- cloning and chaining ----------------------------------------------
@@ -63,9 +67,9 @@ class DynamoQuerySet:
         self._check_unsliced("filter")
         node = resolve(self.model, q)
         if negate:
-            node = Node(Q.AND, True, [node])
+            node = fold(Node(Q.AND, True, [node]))
         clone = self._clone()
-        if node.children:
+        if node is not TRUE:
             clone._where.append(node)
         return clone
 
@@ -118,10 +122,39 @@ class DynamoQuerySet:
             raise TypeError("'flat' is valid only with a single field in values_list().")
         return self._as_values(fields, "flat" if flat else "tuple")
 
-    def _as_values(self, fields: tuple, mode: str) -> DynamoQuerySet:
+    def distinct(self, *field_names: str) -> DynamoQuerySet:
+        """Return a QuerySet without duplicate rows (meaningful after values() / values_list())."""
+        if field_names:
+            raise NotSupported("distinct(*fields) (DISTINCT ON) is PostgreSQL-only in Django and not supported.")
+        clone = self._clone()
+        clone._distinct = True
+        return clone
+
+    def only(self, *fields: str) -> DynamoQuerySet:
+        """Return instances holding only these fields (and pk); reading another loads the whole item."""
+        self._check_fields(fields)
+        clone = self._clone()
+        clone._only = frozenset(fields) | {"pk"}
+        return clone
+
+    def defer(self, *fields: str) -> DynamoQuerySet:
+        """Return instances without these fields; reading one loads the whole item."""
+        self._check_fields(fields)
+        clone = self._clone()
+        if not fields:
+            clone._only = None
+            return clone
+        current = self._only if self._only is not None else frozenset(self.model._meta.fields)
+        clone._only = current - set(fields) | {"pk"}
+        return clone
+
+    def _check_fields(self, fields: tuple) -> None:
         for name in fields:
             if name not in self.model._meta.fields:
                 raise FieldError(f"Cannot resolve keyword '{name}' into field of {self.model.__name__}.")
+
+    def _as_values(self, fields: tuple, mode: str) -> DynamoQuerySet:
+        self._check_fields(fields)
         clone = self._clone()
         clone._values = tuple(fields) or tuple(self.model._meta.fields)
         clone._values_mode = mode
@@ -139,7 +172,23 @@ class DynamoQuerySet:
 
     # -- planning ------------------------------------------------------------
     def _plan(self, *, for_count: bool = False) -> Plan:
-        return plan(self.model._meta, self._where, self.ordering, high=self._high, for_count=for_count)
+        return plan(
+            self.model._meta,
+            self._where,
+            self.ordering,
+            high=self._high,
+            for_count=for_count,
+            consistent=self._consistent,
+            attributes=None if for_count else self._attributes(),
+        )
+
+    def _attributes(self) -> set[str] | None:
+        """Return the fields evaluation needs (values() / only()), or None for whole items."""
+        if self._prefetch:
+            return None  # relations are read from whole items
+        if self._values_mode is not None and self._values is not None:
+            return set(self._values)
+        return set(self._only) if self._only is not None else None
 
     def explain(self) -> dict:
         """Return the planned DynamoDB operation, index and expressions."""
@@ -170,14 +219,22 @@ class DynamoQuerySet:
             return objs
         names = self._values or ()
         if self._values_mode == "dict":
-            return [{n: o.__dict__.get(n) for n in names} for o in objs]
-        if self._values_mode == "flat":
-            return [o.__dict__.get(names[0]) for o in objs]
-        return [tuple(o.__dict__.get(n) for n in names) for o in objs]
+            rows: list = [{n: o.__dict__.get(n) for n in names} for o in objs]
+        elif self._values_mode == "flat":
+            rows = [o.__dict__.get(names[0]) for o in objs]
+        else:
+            rows = [tuple(o.__dict__.get(n) for n in names) for o in objs]
+        return _distinct(rows) if self._distinct else rows
 
     def _fetch_all(self) -> list:
         if self._result_cache is None:
-            self._result_cache = self._transform(self._instances())
+            if self._distinct and self._values_mode is not None and (self._low or self._high is not None):
+                # DISTINCT applies before LIMIT/OFFSET: dedupe the whole result, then slice.
+                whole = self._clone()
+                whole._low, whole._high = 0, None
+                self._result_cache = whole._fetch_all()[self._low : self._high]
+            else:
+                self._result_cache = self._transform(self._instances())
         return self._result_cache
 
     def __iter__(self) -> Iterator[Any]:
@@ -253,18 +310,19 @@ class DynamoQuerySet:
         return bool(self[:1]._fetch_all())
 
     def first(self) -> Any:
-        """Return the first item (in the QuerySet's ordering, else by pk as Django does) or None."""
-        if self._result_cache is not None:
-            return self._result_cache[0] if self._result_cache else None
-        items = self[:1]._fetch_all()
+        """Return the first item in the QuerySet's ordering, or by pk when it has none (as Django), or None.
+
+        Without an ordering DynamoDB's order is not pk order, so every match is read to find the smallest pk.
+        """
+        qs = self if self.ordered else self.order_by("pk")
+        items = qs[:1]._fetch_all()
         return items[0] if items else None
 
     def last(self) -> Any:
-        """Return the last item or None."""
-        if self.ordering:
-            return self.reverse().first()
-        items = self._fetch_all()
-        return items[-1] if items else None
+        """Return the last item in the QuerySet's ordering (or by pk), or None."""
+        qs = self.reverse() if self.ordered else self.order_by("-pk")
+        items = qs[:1]._fetch_all()
+        return items[0] if items else None
 
     def get(self, *args: Q, consistent_read: bool = False, **kwargs: Any) -> Any:
         """Return the one matching item; raise DoesNotExist or MultipleObjectsReturned."""
@@ -305,7 +363,7 @@ class DynamoQuerySet:
             raise ValueError("limit must be at least 1")
         the_plan = self._plan()
         if the_plan.operation in ("GetItem", "BatchGetItem"):
-            return Page(list(self._stream(the_plan)), None)
+            return Page(self._transform(list(self._stream(the_plan))), None)
         if self.ordering and not the_plan.ordered_by_db:
             raise FieldError(
                 f"paginate() needs an order DynamoDB can serve; order_by({', '.join(self.ordering)}) "
@@ -313,86 +371,18 @@ class DynamoQuerySet:
             )
         raws, next_key = page(self.model, the_plan, limit, start_key, self._consistent)
         objs = [self.model.from_raw(raw) for raw in raws]
+        if the_plan.residual is not None:
+            objs = [obj for obj in objs if matches(the_plan.residual, obj.__dict__)]
         if self._prefetch:
             attach_related(self.model, objs, self._prefetch)
         return Page(self._transform(objs), next_key or None)
 
-    # -- writes ------------------------------------------------------------------
-    def create(self, **kwargs: Any) -> Any:
-        """Create and save an item; never overwrites an existing one."""
-        obj = self.model(**kwargs)
-        obj.save()
-        return obj
-
-    def bulk_create(self, objs: list, batch_size: int | None = None) -> list:
-        """Validate every object, then write them with BatchWriteItem (at most min(batch_size, 25) a call)."""
-        return writes.bulk_insert(self.model, list(objs), batch_size)
-
-    def get_or_create(self, defaults: dict | None = None, **kwargs: Any) -> tuple[Any, bool]:
-        """Return (object, created): look it up, else create it; safe against a racing create."""
-        try:
-            return self.get(**kwargs), False
-        except self.model.DoesNotExist:
-            pass
-        params = {k: v for k, v in kwargs.items() if "__" not in k}
-        params.update(defaults or {})
-        params = {k: (v() if callable(v) else v) for k, v in params.items()}
-        try:
-            return self.create(**params), True
-        except (UniqueConstraintError, ItemAlreadyExists):
-            return self.consistent().get(**kwargs), False
-
-    def update_or_create(
-        self, defaults: dict | None = None, create_defaults: dict | None = None, **kwargs: Any
-    ) -> tuple[Any, bool]:
-        """Update the matching object with defaults, or create it; return (object, created)."""
-        defaults = defaults or {}
-        try:
-            obj = self.get(**kwargs)
-        except self.model.DoesNotExist:
-            params = {k: v for k, v in kwargs.items() if "__" not in k}
-            params.update(defaults if create_defaults is None else create_defaults)
-            try:
-                return self.create(**params), True
-            except (UniqueConstraintError, ItemAlreadyExists):
-                obj = self.consistent().get(**kwargs)
-        for name, value in defaults.items():
-            setattr(obj, name, value() if callable(value) else value)
-        obj.save()
-        return obj, False
-
-    def update(self, **kwargs: Any) -> int:
-        """Apply changes with one conditional UpdateItem per matching item; F() updates are atomic."""
-        self._check_unsliced("update")
-        if not kwargs:
-            return 0
-        meta = self.model._meta
-        changes = writes.clean_changes(self.model, kwargs)
-        version = meta.version_field
-        if version is not None and version.name not in changes:
-            changes[version.name] = F(version.name) + 1
-        unique_changed = [f for f in meta.unique_fields if f.name in changes]
-        the_plan = self._plan()
-        if the_plan.empty:
-            return 0
-        if the_plan.operation == "GetItem" and the_plan.residual is None and not unique_changed and the_plan.keys:
-            return int(writes.update_item(self.model, the_plan.keys[0], changes))
-        condition = Node(Q.AND, False, list(self._where)) if self._where else None
-        done = 0
-        for obj in list(self._stream(the_plan)):
-            if unique_changed:
-                done += writes.update_unique_item(obj, changes, unique_changed, condition)
-            else:
-                done += writes.update_item(self.model, obj.pk, changes, condition)
-        return done
-
-    def delete(self) -> tuple[int, dict[str, int]]:
-        """Delete every matching item with BatchWriteItem (25 a call); return Django's pair."""
-        self._check_unsliced("delete")
-        if self._values_mode is not None:
-            raise TypeError("Cannot call delete() after values() or values_list().")
-        deleted = writes.bulk_delete(self.model, list(self._stream(self._plan())))
-        return deleted, {self.model._meta.label: deleted}
+    def aggregate(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """Return {alias: value} for Django aggregates (Count, Sum, Min, Max, Avg), computed over the matches."""
+        wanted = aggregates.named(args, kwargs)
+        names = aggregates.fields_read(self.model, wanted.values())
+        rows = self.values(*names) if names else self.values("pk")
+        return aggregates.compute(self.model, wanted, list(rows))
 
 
 def _null_first_key(attr: str) -> Any:
@@ -405,14 +395,20 @@ def _null_first_key(attr: str) -> Any:
     return key
 
 
-def attach_related(model: Any, objs: list, relations: list[str]) -> None:
-    """Load each relation for all objs at once (one BatchGetItem per table for uncached keys)."""
-    for relation in relations:
-        field_name, _ = model._meta.references[relation]
-        target = model._meta.related_model(relation)
-        keys = [o.__dict__.get(field_name) for o in objs]
-        found = loading.load_many(target, [k for k in keys if k is not None])
-        cache_name = f"_rel_{relation}"
-        for obj, key in zip(objs, keys, strict=True):
-            raw = found.get(key) if key is not None else None
-            obj.__dict__[cache_name] = target.from_raw(raw) if raw is not None else None
+def _distinct(rows: list) -> list:
+    """Return rows without repeats, first occurrence kept (values() rows may hold unhashable lists)."""
+    seen: list = []
+    hashed: set = set()
+    out = []
+    for row in rows:
+        key = tuple(row.items()) if isinstance(row, dict) else row
+        try:
+            if key in hashed:
+                continue
+            hashed.add(key)
+        except TypeError:
+            if key in seen:
+                continue
+            seen.append(key)
+        out.append(row)
+    return out

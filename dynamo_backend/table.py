@@ -154,7 +154,7 @@ def ensure_table(model: Any, *, wait: bool = True) -> bool:
         if table.get("TableStatus") != "ACTIVE":
             table = wait_for_active(name)
         _add_missing_indexes(model, table)
-    if model._meta.unique_fields:
+    if model._meta.has_claims:
         unique_name = model._meta.unique_table_name
         if describe(unique_name) is None:
             _create(_unique_spec(model))
@@ -167,7 +167,7 @@ def delete_table(model: Any, *, wait: bool = True) -> bool:
     """Drop the model's tables; return whether the main table existed."""
     existed = False
     names = [model._meta.table_name]
-    if model._meta.unique_fields:
+    if model._meta.has_claims:
         names.append(model._meta.unique_table_name)
     for position, name in enumerate(names):
         try:

@@ -37,15 +37,10 @@ class TransactionWriter:
         item = writes.prepare_insert(obj)
         new_item = {"ConditionExpression": "attribute_not_exists(#pk)", "ExpressionAttributeNames": {"#pk": "pk"}}
         self._add(meta.table_name, obj.pk, {"Put": {"TableName": meta.table_name, "Item": item, **new_item}})
-        for field in meta.unique_fields:
-            av = item.get(field.name)
-            if av is not None:
-                claim = unique.claim_item(field.name, av["S"], obj.pk)
-                self._add(
-                    meta.unique_table_name,
-                    claim["pk"]["S"],
-                    {"Put": {"TableName": meta.unique_table_name, "Item": claim, **new_item}},
-                )
+        for label, value in unique.claims_of(model, item):
+            claim = unique.claim_item(label, value, obj.pk)
+            put = {"Put": {"TableName": meta.unique_table_name, "Item": claim, **new_item}}
+            self._add(meta.unique_table_name, claim["pk"]["S"], put)
 
         def done() -> None:
             obj._set_stored(item)
@@ -56,7 +51,7 @@ class TransactionWriter:
 
     def update(self, model: Any, pk: str, *, condition: Q | None = None, **changes: Any) -> None:
         """Update one item (F() allowed); it must exist and satisfy ``condition``."""
-        if any(f.name in changes for f in model._meta.unique_fields):
+        if any(name in constraint.fields for constraint in model._meta.unique_constraints for name in changes):
             raise FieldError("Unique fields cannot be changed inside a transaction; use save()")
         cleaned = writes.clean_changes(model, changes)
         node = resolve(model, condition) if condition is not None else None
@@ -72,15 +67,10 @@ class TransactionWriter:
             "ExpressionAttributeNames": {"#owner": "owner"},
             "ExpressionAttributeValues": {":owner": {"S": obj.pk}},
         }
-        for field in meta.unique_fields:
-            value = obj.__dict__.get(field.name)
-            if value is not None:
-                key = unique.claim_key(field.name, value)
-                self._add(
-                    meta.unique_table_name,
-                    key["pk"]["S"],
-                    {"Delete": {"TableName": meta.unique_table_name, "Key": key, **owned}},
-                )
+        for label, value in unique.claims_of(model, obj.to_raw()):
+            key = unique.claim_key(label, value)
+            delete = {"Delete": {"TableName": meta.unique_table_name, "Key": key, **owned}}
+            self._add(meta.unique_table_name, key["pk"]["S"], delete)
         self._after.append(lambda: writes.after_delete(model, obj.pk, None))
 
     def check(self, model: Any, pk: str, condition: Q | None = None) -> None:

@@ -1,6 +1,8 @@
 """The unique-claim protocol: one claim item per unique value, in the model's ``<table>__unique`` table.
 
-A claim's key is ``"<field>#<value>"``; it names its ``owner`` (the item's pk)
+Each unique constraint (a ``unique=True`` field or a ``Meta.unique_together``
+tuple) claims its values. A claim's key is ``"<field>#<value>"`` (or
+``"<a,b>#<JSON of the attribute values>"``); it names its ``owner`` (the item's pk)
 and when it was taken (``claimed_at``, epoch seconds). Claims are taken with a
 conditional PutItem, so two items can never hold one value, without needing
 transactions. A claim left by a crash between claiming and writing the item is
@@ -23,6 +25,8 @@ __all__ = [
     "claim_item",
     "claim_key",
     "claim_new_values",
+    "claims_of",
+    "replaced_values",
     "owner_of",
     "release",
     "release_all",
@@ -32,18 +36,18 @@ __all__ = [
 # between claiming and writing); younger claims may belong to a write in flight.
 STALE_CLAIM_SECONDS = 30
 
-Claims = list[tuple[str, str]]  # (field name, stored value)
+Claims = list[tuple[str, str]]  # (constraint label, claim value)
 
 
-def claim_key(field_name: str, value: str) -> dict:
-    """Return the Key of the claim on field=value."""
-    return {"pk": {"S": f"{field_name}#{value}"}}
+def claim_key(label: str, value: str) -> dict:
+    """Return the Key of the claim on a constraint's value."""
+    return {"pk": {"S": f"{label}#{value}"}}
 
 
-def claim_item(field_name: str, value: str, owner: str, now: int | None = None) -> dict:
-    """Return the claim item that gives field=value to owner."""
+def claim_item(label: str, value: str, owner: str, now: int | None = None) -> dict:
+    """Return the claim item that gives a constraint's value to owner."""
     stamp = int(time.time()) if now is None else now
-    return {**claim_key(field_name, value), "owner": {"S": owner}, "claimed_at": {"N": str(stamp)}}
+    return {**claim_key(label, value), "owner": {"S": owner}, "claimed_at": {"N": str(stamp)}}
 
 
 def _put_claim(table: str, item: dict, condition: str, values: dict) -> bool:
@@ -61,7 +65,7 @@ def _put_claim(table: str, item: dict, condition: str, values: dict) -> bool:
     return True
 
 
-def _is_stale(model: Any, field_name: str, value: str, current: dict, now: int) -> bool:
+def _is_stale(model: Any, label: str, value: str, current: dict, now: int) -> bool:
     age = now - int(current.get("claimed_at", {"N": "0"})["N"])
     if age < STALE_CLAIM_SECONDS:
         return False
@@ -69,37 +73,38 @@ def _is_stale(model: Any, field_name: str, value: str, current: dict, now: int) 
     owner_item = connection.call(
         "GetItem", TableName=model._meta.table_name, Key=model._meta.key(holder), ConsistentRead=True
     ).get("Item")
-    return owner_item is None or owner_item.get(field_name) != {"S": value}
+    if owner_item is None:
+        return True
+    constraint = next(c for c in model._meta.unique_constraints if c.label == label)
+    return constraint.claim(owner_item) != (label, value)
 
 
-def claim(model: Any, field_name: str, value: str, owner: str) -> None:
-    """Take the unique claim for value, or raise UniqueConstraintError."""
+def claim(model: Any, label: str, value: str, owner: str) -> None:
+    """Take the claim on a constraint's value (label "field" or "a,b"), or raise UniqueConstraintError."""
     table = model._meta.unique_table_name
     now = int(time.time())
-    item = claim_item(field_name, value, owner, now)
+    item = claim_item(label, value, owner, now)
     mine = "attribute_not_exists(#pk) OR #owner = :owner"
     if _put_claim(table, item, mine, {":owner": {"S": owner}}):
         return
     # Taken: take it over only if the claim is stale (its owner never wrote or moved on).
-    current = connection.call("GetItem", TableName=table, Key=claim_key(field_name, value), ConsistentRead=True).get(
-        "Item"
-    )
-    if current is not None and _is_stale(model, field_name, value, current, now):
+    current = connection.call("GetItem", TableName=table, Key=claim_key(label, value), ConsistentRead=True).get("Item")
+    if current is not None and _is_stale(model, label, value, current, now):
         holder = {":holder": current["owner"]}
         if _put_claim(table, item, "attribute_exists(#pk) AND #owner = :holder", holder):
             return
     raise UniqueConstraintError(
-        f"{model.__name__} with {field_name}={value!r} already exists", field=field_name, value=value, model=model
+        f"{model.__name__} with {label}={value!r} already exists", field=label, value=value, model=model
     )
 
 
-def release(model: Any, field_name: str, value: str, owner: str) -> None:
+def release(model: Any, label: str, value: str, owner: str) -> None:
     """Release a unique claim held by owner; a claim held by someone else is left alone."""
     with contextlib.suppress(ConditionalCheckFailed):
         connection.call(
             "DeleteItem",
             TableName=model._meta.unique_table_name,
-            Key=claim_key(field_name, value),
+            Key=claim_key(label, value),
             ConditionExpression="#owner = :owner",
             ExpressionAttributeNames={"#owner": "owner"},
             ExpressionAttributeValues={":owner": {"S": owner}},
@@ -107,33 +112,45 @@ def release(model: Any, field_name: str, value: str, owner: str) -> None:
 
 
 def release_all(model: Any, claims: Claims, owner: str) -> None:
-    """Release every (field, value) claim held by owner."""
-    for field_name, value in claims:
-        release(model, field_name, value, owner)
+    """Release every (label, value) claim held by owner."""
+    for label, value in claims:
+        release(model, label, value, owner)
+
+
+def claims_of(model: Any, item: dict) -> Claims:
+    """Return the (label, value) claims an item holds, one per constraint whose parts it has."""
+    found = (constraint.claim(item) for constraint in model._meta.unique_constraints)
+    return [claim_ for claim_ in found if claim_ is not None]
 
 
 def claim_new_values(model: Any, owner: str, item: dict, previous: dict) -> Claims:
-    """Claim each unique value of ``item`` that ``previous`` did not hold; return what was claimed.
+    """Claim each constraint value ``item`` holds that ``previous`` did not; return what was claimed.
 
     On failure every claim taken so far is released and the error propagates.
     """
     claimed: Claims = []
-    for field in model._meta.unique_fields:
-        av = item.get(field.name)
-        if av is None or av == previous.get(field.name):
+    held = set(claims_of(model, previous))
+    for label, value in claims_of(model, item):
+        if (label, value) in held:
             continue
         try:
-            claim(model, field.name, av["S"], owner)
+            claim(model, label, value, owner)
         except Exception:
             release_all(model, claimed, owner)
             raise
-        claimed.append((field.name, av["S"]))
+        claimed.append((label, value))
     return claimed
 
 
-def owner_of(model: Any, field_name: str, value: str, *, consistent: bool = False) -> str | None:
-    """Return the pk holding the unique claim on field=value, or None."""
-    params: dict = {"TableName": model._meta.unique_table_name, "Key": claim_key(field_name, value)}
+def replaced_values(model: Any, previous: dict, item: dict) -> Claims:
+    """Return the claims ``previous`` held that ``item`` no longer holds (to release after a write)."""
+    now = set(claims_of(model, item))
+    return [held for held in claims_of(model, previous) if held not in now]
+
+
+def owner_of(model: Any, label: str, value: str, *, consistent: bool = False) -> str | None:
+    """Return the pk holding the claim on a constraint's value, or None."""
+    params: dict = {"TableName": model._meta.unique_table_name, "Key": claim_key(label, value)}
     if consistent:
         params["ConsistentRead"] = True
     item = connection.call("GetItem", **params).get("Item")

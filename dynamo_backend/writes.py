@@ -11,9 +11,9 @@ from typing import Any
 
 from . import batch, connection, loading, unique
 from .codec import MAX_ITEM_BYTES, FieldValueError, item_size
-from .compiler import Builder, compile_node, compile_update
+from .compiler import UPDATE_VALUES, Builder, compile_node, compile_update
 from .exceptions import ConditionalCheckFailed, FieldError, ItemAlreadyExists, ValidationError, VersionConflict
-from .expressions import Combined, F, Node, check_f_fields
+from .expressions import Node, matches, required_attributes, resolve_update
 
 __all__ = [
     "after_delete",
@@ -30,7 +30,7 @@ __all__ = [
 
 
 def clean_changes(model: Any, kwargs: dict) -> dict:
-    """Validate update() keyword arguments: known fields, valid F() references, clean values."""
+    """Validate update() keyword arguments: known fields, valid expressions (F, Coalesce), clean values."""
     changes: dict[str, Any] = {}
     errors: dict[str, list[str]] = {}
     for name, value in kwargs.items():
@@ -39,9 +39,8 @@ def clean_changes(model: Any, kwargs: dict) -> dict:
             raise FieldError(f"{model.__name__} has no field named '{name}'")
         if name == "pk":
             raise FieldError("The primary key cannot be updated")
-        if isinstance(value, F | Combined):
-            check_f_fields(model, value)
-            changes[name] = value
+        if hasattr(value, "resolve_expression"):
+            changes[name] = resolve_update(model, name, value)
             continue
         try:
             changes[name] = field.clean(value)
@@ -159,8 +158,8 @@ def update(obj: Any, update_fields: list[str] | None) -> None:
         return
     builder = Builder()
     conditions = [f"attribute_exists({builder.name('pk')})", *_version_condition(obj, builder, changes)]
-    expression = compile_update(model, changes, builder)
-    claimed = unique.claim_new_values(model, obj.pk, {k: item.get(k) for k in changes if k in item}, stored)
+    expression = compile_update(model, changes, builder).expression
+    claimed = unique.claim_new_values(model, obj.pk, _overlay(stored, item, changes), stored)
     mark = loading.write_mark()
     try:
         response = connection.call(
@@ -180,7 +179,7 @@ def update(obj: Any, update_fields: list[str] | None) -> None:
         unique.release_all(model, claimed, obj.pk)
         raise
     new_item = response.get("Attributes") or item
-    unique.release_all(model, _replaced_unique_values(meta, changes, stored, new_item), obj.pk)
+    unique.release_all(model, unique.replaced_values(model, stored, new_item), obj.pk)
     obj._refresh_from_item(new_item)
     written(model, new_item, obj.pk, mark)
 
@@ -196,12 +195,15 @@ def _update_refused(obj: Any, error: ConditionalCheckFailed) -> Exception:
     return model.DoesNotExist(f"{model.__name__} {obj.pk} no longer exists; nothing was written")
 
 
-def _replaced_unique_values(meta: Any, changes: dict, stored: dict, new_item: dict) -> unique.Claims:
-    return [
-        (name, stored[name]["S"])
-        for name in changes
-        if meta.fields[name].unique and name in stored and stored.get(name) != new_item.get(name)
-    ]
+def _overlay(stored: dict, item: dict, changes: dict) -> dict:
+    """Return the stored item with the changed attributes replaced by their new values."""
+    new_item = dict(stored)
+    for name in changes:
+        if name in item:
+            new_item[name] = item[name]
+        else:
+            new_item.pop(name, None)
+    return new_item
 
 
 def condition_text(model: Any, condition: Node | None, builder: Builder) -> str:
@@ -211,52 +213,88 @@ def condition_text(model: Any, condition: Node | None, builder: Builder) -> str:
     return f"{text} AND ({extra})" if extra else text
 
 
-def update_request(model: Any, pk: str, changes: dict, condition: Node | None = None) -> dict:
-    """Return the UpdateItem parameters applying cleaned changes to an existing item matching condition."""
+def update_request(
+    model: Any, pk: str, changes: dict, condition: Node | None = None, absent: frozenset[str] = frozenset()
+) -> dict:
+    """Return the UpdateItem parameters applying cleaned changes to an existing item matching condition.
+
+    Expressions are conditioned on their operands being present (or, for the
+    names in ``absent``, absent), so a NULL operand can never be read as 0.
+    """
     builder = Builder()
-    expression = compile_update(model, changes, builder)
+    update = compile_update(model, changes, builder, absent)
+    conditions = [condition_text(model, condition, builder), *update.condition(builder)]
     return {
         "TableName": model._meta.table_name,
         "Key": model._meta.key(pk),
-        "UpdateExpression": expression,
-        "ConditionExpression": condition_text(model, condition, builder),
+        "UpdateExpression": update.expression,
+        "ConditionExpression": " AND ".join(conditions),
         **builder.params(),
     }
 
 
-def update_item(model: Any, pk: str, changes: dict, condition: Node | None = None) -> bool:
-    """Apply cleaned changes to one item if it exists (and matches condition); return whether it did."""
-    mark = loading.write_mark()
-    try:
-        response = connection.call(
-            "UpdateItem", ReturnValues="ALL_NEW", **update_request(model, pk, changes, condition)
-        )
-    except ConditionalCheckFailed:
-        # Nothing was written: drop what we knew of the item, keep the table's queries.
-        loading.forget(model, pk)
-        return False
-    written(model, response.get("Attributes"), pk, mark)
-    return True
+# Re-reads after a refused expression update before giving up (the operands kept changing).
+_EXPRESSION_ATTEMPTS = 5
 
 
-def update_unique_item(obj: Any, changes: dict, unique_changed: list, condition: Node | None) -> bool:
-    """update_item() for changes that include unique fields: claim new values, release replaced ones."""
-    model = type(obj)
-    claims: unique.Claims = []
-    for field in unique_changed:
-        value = changes[field.name]
-        if value is not None and value != obj.__dict__.get(field.name):
-            unique.claim(model, field.name, value, obj.pk)
-            claims.append((field.name, value))
-    if not update_item(model, obj.pk, changes, condition):
+def _operands(changes: dict) -> set[str]:
+    refs: set[str] = set()
+    for value in changes.values():
+        if isinstance(value, UPDATE_VALUES):
+            refs |= required_attributes(value)
+    return refs
+
+
+def update_item(
+    model: Any, pk: str, changes: dict, condition: Node | None = None, *, known: dict | None = None
+) -> bool:
+    """Apply cleaned changes to one item if it exists (and matches condition); return whether it did.
+
+    ``known`` (the item's values as last read) guesses which F() operands are
+    NULL. When DynamoDB refuses the condition, one consistent read says whether
+    the item is gone, no longer matches, or had other operands NULL (then the
+    update is retried with that knowledge), as Django's NULL + 1 = NULL needs.
+    """
+    operands = _operands(changes)
+    absent = frozenset(name for name in operands if known is not None and known.get(name) is None)
+    for _attempt in range(_EXPRESSION_ATTEMPTS):
+        mark = loading.write_mark()
+        try:
+            request = update_request(model, pk, changes, condition, absent)
+            response = connection.call("UpdateItem", ReturnValues="ALL_NEW", **request)
+        except ConditionalCheckFailed:
+            # Nothing was written: drop what we knew of the item, keep the table's queries.
+            loading.forget(model, pk)
+            if not operands:
+                return False
+            current = loading.load_one(model, pk, consistent=True)
+            if current is None:
+                return False
+            values = model.from_raw(current).__dict__
+            if condition is not None and not matches(condition, values):
+                return False
+            absent = frozenset(name for name in operands if values.get(name) is None)
+            continue
+        written(model, response.get("Attributes"), pk, mark)
+        return True
+    raise ConditionalCheckFailed(f"{model.__name__} {pk}: the operands of the update kept changing; not written")
+
+
+def update_unique_item(obj: Any, changes: dict, condition: Node | None) -> bool:
+    """update_item() for changes to unique constraint fields: claim new values, release replaced ones."""
+    model, stored = type(obj), obj._state.stored
+    new_item = dict(stored)
+    for name, value in changes.items():
+        av = obj._meta.fields[name].to_dynamo(value) if not isinstance(value, UPDATE_VALUES) else None
+        if av is None:
+            new_item.pop(name, None)
+        else:
+            new_item[name] = av
+    claims = unique.claim_new_values(model, obj.pk, new_item, stored)
+    if not update_item(model, obj.pk, changes, condition, known=obj.__dict__):
         unique.release_all(model, claims, obj.pk)
         return False
-    replaced = [
-        (field.name, obj.__dict__[field.name])
-        for field in unique_changed
-        if obj.__dict__.get(field.name) is not None and obj.__dict__[field.name] != changes[field.name]
-    ]
-    unique.release_all(model, replaced, obj.pk)
+    unique.release_all(model, unique.replaced_values(model, stored, new_item), obj.pk)
     return True
 
 
@@ -285,10 +323,7 @@ def delete(obj: Any) -> int:
 def after_delete(model: Any, pk: str, old: dict | None) -> None:
     """After a delete: release the item's unique claims and update the caches."""
     if old:
-        for field in model._meta.unique_fields:
-            av = old.get(field.name)
-            if av is not None:
-                unique.release(model, field.name, av["S"], pk)
+        unique.release_all(model, unique.claims_of(model, old), pk)
     loading.forget(model, pk, deleted=True)
     loading.table_written(model)
 

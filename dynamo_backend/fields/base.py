@@ -39,6 +39,12 @@ class Field:
     dynamo_type = "S"
     indexable = True
     claimable = False  # unique=True needs a string value to name its claim
+
+    @property
+    def ordered(self) -> bool:
+        """Return whether DynamoDB compares stored values with <, >, BETWEEN (S and N types)."""
+        return self.dynamo_type in ("S", "N")
+
     creation_counter = 0
 
     def __init__(
@@ -57,6 +63,7 @@ class Field:
         self.nullable = nullable
         self.default = default
         self.index = index
+        self.is_index_key = index  # also set for the keys of Meta.indexes (Options.finalize)
         self.unique = unique
         self.references = references
         self.related_name = related_name

@@ -32,7 +32,7 @@ class CharField(Field):
         return value
 
     def clean(self, value: Any) -> Any:
-        if value == "" and self.index:
+        if value == "" and self.is_index_key:
             # GSI key attributes may not be empty strings: store the item sparse.
             value = None
             if not self.nullable:
@@ -45,7 +45,7 @@ class CharField(Field):
             raise FieldValueError(f"Ensure this value has at most {self.max_length} characters (it has {len(value)}).")
 
     def to_dynamo(self, value: Any) -> dict | None:
-        if value is None or (value == "" and self.index):
+        if value is None or (value == "" and self.is_index_key):
             return None
         return {"S": value}
 

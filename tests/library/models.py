@@ -59,7 +59,7 @@ class Comment(DynamoModel):
 
     post_pk = CharField()
     body = CharField()
-    created_at = DateTimeField(auto_now_add=True)
+    created_at = DateTimeField(auto_now_add=True, nullable=False)
 
 
 class Reserved(DynamoModel):
@@ -135,7 +135,7 @@ class Story(DynamoModel):
     shelf = CharField(default="all")
     title = CharField()
     writer_pk = UUIDField(auto=False, references=Writer)
-    created_at = DateTimeField(auto_now_add=True)
+    created_at = DateTimeField(auto_now_add=True, nullable=False)
 
 
 class Uncached(DynamoModel):
