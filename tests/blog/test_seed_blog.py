@@ -9,6 +9,8 @@ from django.core.management import CommandError, call_command
 
 from services.blog.models import Author, Comment, Post
 
+pytestmark = pytest.mark.usefixtures("blog_tables")
+
 
 def test_seed_blog_creates_what_it_says(api):
     out = io.StringIO()
