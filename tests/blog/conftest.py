@@ -1,9 +1,10 @@
 """Blog test fixtures: the blog's tables on the shared engine harness (tests/fixtures.py).
 
-A blog module that talks to DynamoDB says so with
-``pytestmark = pytest.mark.usefixtures("blog_tables")``: its tests run on moto
-in-process and on dynalite over HTTP (``DDB_ENGINES`` picks others), each
-with fresh tables. Tests without it are pure and run once, with no engine.
+A blog test that talks to DynamoDB asks for ``blog_tables`` (most modules do
+so for all their tests with ``pytestmark = pytest.mark.usefixtures("blog_tables")``):
+it runs on moto in-process and on dynalite over HTTP (``DDB_ENGINES`` picks
+others), each time with fresh tables. Other tests are pure and run once, with
+no engine; ``no_dynamodb`` makes any DynamoDB call fail them.
 """
 
 from __future__ import annotations
