@@ -43,7 +43,6 @@ POST_FEED = "post"
 # a post well under it together with its other attributes.
 POST_BODY_MAX_LENGTH = 50_000
 
-
 TAG_MAX_LENGTH = 50
 TAGS_MAX_ITEMS = 20
 
@@ -51,11 +50,13 @@ validate_username = RegexValidator(r"^[\w.@+-]+\Z", "Enter a username of letters
 
 
 def validate_not_blank(value: str) -> None:
+    """Refuse an empty or all-whitespace string (a required text field must say something)."""
     if not value.strip():
         raise DjangoValidationError("This field cannot be blank.")
 
 
 def validate_tags(value: list) -> None:
+    """Refuse more than TAGS_MAX_ITEMS tags, or a tag that is not a short non-blank string."""
     if len(value) > TAGS_MAX_ITEMS:
         raise DjangoValidationError(f"At most {TAGS_MAX_ITEMS} tags.")
     for tag in value:
