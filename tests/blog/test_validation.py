@@ -47,13 +47,39 @@ def test_validators_come_from_the_model(monkeypatch):
 @pytest.mark.parametrize(
     ("schema", "model", "data", "field"),
     [
-        (AUTHOR_SCHEMA, Author, {"username": "has space", "email": "a@example.com"}, "username"),
-        (AUTHOR_SCHEMA, Author, {"username": "alice", "email": "not-an-email"}, "email"),
-        (AUTHOR_SCHEMA, Author, {"username": "alice", "email": "   "}, "email"),
-        (POST_SCHEMA, Post, {"title": "t", "slug": "Not A Slug", "author_pk": str(uuid.uuid4())}, "slug"),
-        (POST_SCHEMA, Post, {"title": "t", "slug": "s", "author_pk": str(uuid.uuid4()), "tags": [""]}, "tags"),
-        (POST_SCHEMA, Post, {"title": "t", "slug": "s", "author_pk": str(uuid.uuid4()), "tags": ["t"] * 21}, "tags"),
-        (COMMENT_SCHEMA, Comment, {"author_pk": str(uuid.uuid4()), "body": " "}, "body"),
+        pytest.param(
+            AUTHOR_SCHEMA,
+            Author,
+            {"username": "has space", "email": "a@example.com"},
+            "username",
+            id="username-characters",
+        ),
+        pytest.param(AUTHOR_SCHEMA, Author, {"username": "alice", "email": "not-an-email"}, "email", id="email-format"),
+        pytest.param(AUTHOR_SCHEMA, Author, {"username": "alice", "email": "   "}, "email", id="email-blank"),
+        pytest.param(
+            POST_SCHEMA,
+            Post,
+            {"title": "t", "slug": "Not A Slug", "author_pk": str(uuid.uuid4())},
+            "slug",
+            id="slug-format",
+        ),
+        pytest.param(
+            POST_SCHEMA,
+            Post,
+            {"title": "t", "slug": "s", "author_pk": str(uuid.uuid4()), "tags": [""]},
+            "tags",
+            id="tag-blank",
+        ),
+        pytest.param(
+            POST_SCHEMA,
+            Post,
+            {"title": "t", "slug": "s", "author_pk": str(uuid.uuid4()), "tags": ["t"] * 21},
+            "tags",
+            id="too-many-tags",
+        ),
+        pytest.param(
+            COMMENT_SCHEMA, Comment, {"author_pk": str(uuid.uuid4()), "body": " "}, "body", id="comment-blank"
+        ),
     ],
 )
 def test_the_api_refuses_what_the_model_refuses_with_the_same_message(schema, model, data, field):
