@@ -1,14 +1,19 @@
-"""Suite-wide setup: Django settings, fake AWS credentials, engine shutdown.
+"""Suite-wide setup: Django settings, fake AWS credentials, the engine harness, engine shutdown.
 
 Runs before any test module is imported, so nothing can reach real AWS: the
 credentials are dummies, config files and instance metadata are switched off,
 and endpoint variables from the developer's shell are dropped (each engine
-sets its own endpoint through ``DYNAMO_BACKEND``).
+sets its own endpoint through ``DYNAMO_BACKEND``). The engine fixtures live in
+tests/fixtures.py, loaded below once Django is set up.
 """
 
 from __future__ import annotations
 
 import os
+
+import django
+
+from tests import engines
 
 os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
 os.environ["DJANGO_DEBUG"] = "1"
@@ -32,12 +37,11 @@ os.environ["AWS_CONFIG_FILE"] = os.devnull
 os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
 os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 
-import django  # noqa: E402
-
 django.setup()
+
+# Imported after django.setup(): the harness imports the library.
+pytest_plugins = ["tests.fixtures"]
 
 
 def pytest_sessionfinish(session, exitstatus):
-    from tests import engines
-
     engines.stop_all()

@@ -8,12 +8,20 @@ the API serves has a GSI so it is a Query, never a Scan:
 * comments of a post, oldest: Comment Index("post_pk", sort_key="created_at")
 * comments of an author:      Comment Index("author_pk", sort_key="created_at")
   (needed to refuse deleting an author who still has comments)
+
+Every rule on a value lives here, once: types, max_length and nullability in
+the field arguments, the rest in each model's ``field_validators`` (run by
+``clean()``, so by ``full_clean()`` on every write). The API's request
+validation (validation.py) reads them from the models; it restates none.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
+
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.validators import validate_email, validate_slug
+from django.core.validators import RegexValidator, validate_email, validate_slug
 
 from dynamo_backend import (
     BooleanField,
@@ -35,15 +43,54 @@ POST_FEED = "post"
 # a post well under it together with its other attributes.
 POST_BODY_MAX_LENGTH = 50_000
 
+TAG_MAX_LENGTH = 50
+TAGS_MAX_ITEMS = 20
 
-def _check(errors: dict[str, list[str]], field: str, validator, value) -> None:
-    """Run a Django validator, collecting its messages under ``field``."""
-    if value in (None, ""):
-        return
-    try:
-        validator(value)
-    except DjangoValidationError as exc:
-        errors.setdefault(field, []).extend(exc.messages)
+validate_username = RegexValidator(r"^[\w.@+-]+\Z", "Enter a username of letters, digits and @/./+/-/_ only.")
+
+
+def validate_not_blank(value: str) -> None:
+    """Refuse an empty or all-whitespace string (a required text field must say something)."""
+    if not value.strip():
+        raise DjangoValidationError("This field cannot be blank.")
+
+
+def validate_tags(value: list) -> None:
+    """Refuse more than TAGS_MAX_ITEMS tags, or a tag that is not a short non-blank string."""
+    if len(value) > TAGS_MAX_ITEMS:
+        raise DjangoValidationError(f"At most {TAGS_MAX_ITEMS} tags.")
+    for tag in value:
+        if not isinstance(tag, str) or not tag.strip():
+            raise DjangoValidationError("Each tag must be a non-blank string.")
+        if len(tag) > TAG_MAX_LENGTH:
+            raise DjangoValidationError(f"Each tag must have at most {TAG_MAX_LENGTH} characters.")
+
+
+Validators = Mapping[str, Sequence[Callable[[Any], None]]]
+
+
+def run_field_validators(instance: DynamoModel, validators: Validators) -> None:
+    """Run each field's Django validators on its value; raise one ValidationError naming every bad field.
+
+    A value its field refuses (wrong type, null) is skipped: ``clean_fields``
+    reports that. A field stops at its first failing validator.
+    """
+    errors: dict[str, list[str]] = {}
+    for name, checks in validators.items():
+        try:
+            value = instance._meta.fields[name].clean(getattr(instance, name))
+        except (ValueError, DjangoValidationError):
+            continue
+        if value is None:
+            continue
+        for check in checks:
+            try:
+                check(value)
+            except DjangoValidationError as exc:
+                errors[name] = exc.messages
+                break
+    if errors:
+        raise ValidationError(errors)
 
 
 class Author(DynamoModel):
@@ -52,14 +99,16 @@ class Author(DynamoModel):
 
     username = CharField(max_length=50, unique=True, nullable=False)
     email = CharField(max_length=254, nullable=False)
-    bio = CharField(max_length=2000, default="")
+    bio = CharField(max_length=2000, default="", nullable=False)
     created_at = DateTimeField(auto_now_add=True)
 
+    field_validators: ClassVar[Validators] = {
+        "username": (validate_not_blank, validate_username),
+        "email": (validate_not_blank, validate_email),
+    }
+
     def clean(self) -> None:
-        errors: dict[str, list[str]] = {}
-        _check(errors, "email", validate_email, self.email)
-        if errors:
-            raise ValidationError(errors)
+        run_field_validators(self, self.field_validators)
 
     def __str__(self) -> str:
         return self.username or str(self.pk)
@@ -75,20 +124,23 @@ class Post(DynamoModel):
 
     title = CharField(max_length=200, nullable=False)
     slug = CharField(max_length=200, unique=True, nullable=False)
-    body = CharField(max_length=POST_BODY_MAX_LENGTH, default="")
+    body = CharField(max_length=POST_BODY_MAX_LENGTH, default="", nullable=False)
     author_pk = UUIDField(auto=False, references="blog.Author", nullable=False)
-    published = BooleanField(default=False)
-    tags = ListField(default=list)
+    published = BooleanField(default=False, nullable=False)
+    tags = ListField(default=list, nullable=False)
     view_count = IntegerField(default=0)
     created_at = DateTimeField(auto_now_add=True)
     updated_at = DateTimeField(auto_now=True)
     feed = CharField(max_length=20, default=POST_FEED, nullable=False)
 
+    field_validators: ClassVar[Validators] = {
+        "title": (validate_not_blank,),
+        "slug": (validate_not_blank, validate_slug),
+        "tags": (validate_tags,),
+    }
+
     def clean(self) -> None:
-        errors: dict[str, list[str]] = {}
-        _check(errors, "slug", validate_slug, self.slug)
-        if errors:
-            raise ValidationError(errors)
+        run_field_validators(self, self.field_validators)
 
     def __str__(self) -> str:
         return self.slug or str(self.pk)
@@ -106,6 +158,11 @@ class Comment(DynamoModel):
     author_pk = UUIDField(auto=False, references="blog.Author", nullable=False)
     body = CharField(max_length=5000, nullable=False)
     created_at = DateTimeField(auto_now_add=True)
+
+    field_validators: ClassVar[Validators] = {"body": (validate_not_blank,)}
+
+    def clean(self) -> None:
+        run_field_validators(self, self.field_validators)
 
     def __str__(self) -> str:
         return str(self.pk)

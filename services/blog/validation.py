@@ -1,27 +1,24 @@
-"""Request parsing: JSON bodies, field types, lengths, read-only and unknown fields.
+"""Request parsing: JSON bodies, then the models' own rules on the fields a client may send.
 
-Everything is checked before anything is written, and all problems are
-reported together under ``fields`` in one 400 response.
+A resource's :class:`Schema` names which model fields a client may write and
+which are read-only; every constraint on a value (type, max_length, null,
+required, validators) comes from the model through ``full_clean()``. All
+problems are reported together under ``fields`` in one 400 response, and
+nothing is checked against DynamoDB here.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.validators import validate_email, validate_slug
+from dynamo_backend import DynamoModel, ValidationError
 
 from .errors import InvalidInput, InvalidJson
-from .models import POST_BODY_MAX_LENGTH
-
-USERNAME_RE = re.compile(r"^[\w.@+-]+\Z")
-TAG_MAX_LENGTH = 50
-TAGS_MAX_ITEMS = 20
+from .models import Author, Comment, Post
 
 
 def _reject_constant(name: str) -> Any:
@@ -55,126 +52,77 @@ def parse_uuid(value: Any) -> str:
 
 
 @dataclass(frozen=True)
-class Spec:
-    """How one writable field is checked and converted."""
-
-    kind: str  # "str" | "bool" | "uuid" | "tags"
-    required: bool = False
-    max_length: int | None = None
-    allow_blank: bool = True
-    validators: tuple[Callable[[Any], None], ...] = field(default=())
-
-    def clean(self, value: Any) -> tuple[Any, list[str]]:
-        if self.kind == "str":
-            return self._clean_str(value)
-        if self.kind == "bool":
-            if not isinstance(value, bool):
-                return None, ["Must be true or false."]
-            return value, []
-        if self.kind == "uuid":
-            try:
-                return parse_uuid(value), []
-            except ValueError as exc:
-                return None, [str(exc)]
-        if self.kind == "tags":
-            return self._clean_tags(value)
-        raise AssertionError(self.kind)
-
-    def _clean_str(self, value: Any) -> tuple[Any, list[str]]:
-        if not isinstance(value, str):
-            return None, ["Must be a string."]
-        if not self.allow_blank and not value.strip():
-            return None, ["Must not be blank."]
-        if self.max_length is not None and len(value) > self.max_length:
-            return None, [f"Ensure this value has at most {self.max_length} characters (it has {len(value)})."]
-        errors: list[str] = []
-        for validator in self.validators:
-            if value == "":
-                break
-            try:
-                validator(value)
-            except DjangoValidationError as exc:
-                errors.extend(exc.messages)
-        return (value if not errors else None), errors
-
-    def _clean_tags(self, value: Any) -> tuple[Any, list[str]]:
-        if not isinstance(value, list):
-            return None, ["Must be a list of strings."]
-        if len(value) > TAGS_MAX_ITEMS:
-            return None, [f"At most {TAGS_MAX_ITEMS} tags."]
-        for tag in value:
-            if not isinstance(tag, str) or not tag.strip():
-                return None, ["Each tag must be a non-blank string."]
-            if len(tag) > TAG_MAX_LENGTH:
-                return None, [f"Each tag must have at most {TAG_MAX_LENGTH} characters."]
-        return list(value), []
-
-
-def validate_username(value: str) -> None:
-    if not USERNAME_RE.match(value):
-        raise DjangoValidationError("Enter a username of letters, digits and @/./+/-/_ only.")
-
-
-@dataclass(frozen=True)
 class Schema:
-    """The writable and read-only fields of one resource."""
+    """The fields of one model a client may write, and those it may only read."""
 
-    fields: Mapping[str, Spec]
+    model: type[DynamoModel]
+    writable: tuple[str, ...]
     read_only: frozenset[str]
 
+    def __post_init__(self) -> None:
+        unknown = set(self.writable) - set(self.model._meta.fields)
+        if unknown:
+            raise ValueError(f"{self.model.__name__} has no field(s) {sorted(unknown)}")
+
+    def required(self) -> list[str]:
+        """Writable fields a create must give: not nullable, and no default to fall back on."""
+        fields = self.model._meta.fields
+        return [n for n in self.writable if not fields[n].nullable and fields[n].get_default() is None]
+
     def validate(self, data: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
-        """Return the cleaned writable fields of ``data`` or raise InvalidInput."""
+        """Return the cleaned writable fields of ``data`` or raise InvalidInput.
+
+        ``partial`` (an update) checks only the given fields; otherwise the
+        required ones must be there too.
+        """
         errors: dict[str, list[str]] = {}
-        cleaned: dict[str, Any] = {}
+        given: dict[str, Any] = {}
         for name, value in data.items():
             if name in self.read_only:
                 errors[name] = ["This field is read-only."]
-            elif name not in self.fields:
+            elif name not in self.writable:
                 errors[name] = ["Unknown field."]
             else:
-                spec = self.fields[name]
-                if value is None:
-                    errors[name] = ["This field may not be null."]
-                    continue
-                result, problems = spec.clean(value)
-                if problems:
-                    errors[name] = problems
-                else:
-                    cleaned[name] = result
+                given[name] = value
+        cleaned, field_errors = self._clean(given)
+        errors.update(field_errors)
         if not partial:
-            for name, spec in self.fields.items():
-                if spec.required and name not in data:
+            for name in self.required():
+                if name not in data:
                     errors[name] = ["This field is required."]
         if errors:
             raise InvalidInput("Invalid input.", fields=errors)
         return cleaned
 
+    def _clean(self, given: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+        """Run the model's full_clean() on the given fields only; return (cleaned values, errors)."""
+        instance = self.model(**given)
+        errors: dict[str, list[str]] = {}
+        try:
+            instance.full_clean(exclude=[name for name in self.model._meta.fields if name not in given])
+        except ValidationError as exc:
+            # Errors on fields not given come from the model's defaults, not from this
+            # request; the write's own full_clean() still checks the whole item.
+            errors = {name: msgs for name, msgs in exc.message_dict.items() if name in given}
+        if errors:
+            return {}, errors
+        return {name: getattr(instance, name) for name in given}, {}
+
 
 AUTHOR_SCHEMA = Schema(
-    fields={
-        "username": Spec("str", required=True, max_length=50, allow_blank=False, validators=(validate_username,)),
-        "email": Spec("str", required=True, max_length=254, allow_blank=False, validators=(validate_email,)),
-        "bio": Spec("str", max_length=2000),
-    },
+    Author,
+    writable=("username", "email", "bio"),
     read_only=frozenset({"pk", "created_at"}),
 )
 
 POST_SCHEMA = Schema(
-    fields={
-        "title": Spec("str", required=True, max_length=200, allow_blank=False),
-        "slug": Spec("str", required=True, max_length=200, allow_blank=False, validators=(validate_slug,)),
-        "body": Spec("str", max_length=POST_BODY_MAX_LENGTH),
-        "author_pk": Spec("uuid", required=True),
-        "published": Spec("bool"),
-        "tags": Spec("tags"),
-    },
+    Post,
+    writable=("title", "slug", "body", "author_pk", "published", "tags"),
     read_only=frozenset({"pk", "created_at", "updated_at", "view_count", "author", "comments"}),
 )
 
 COMMENT_SCHEMA = Schema(
-    fields={
-        "author_pk": Spec("uuid", required=True),
-        "body": Spec("str", required=True, max_length=5000, allow_blank=False),
-    },
+    Comment,
+    writable=("author_pk", "body"),
     read_only=frozenset({"pk", "created_at", "post_pk", "author"}),
 )

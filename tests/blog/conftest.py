@@ -1,105 +1,48 @@
-"""Blog test fixtures: the blog's tables, fresh for each test, on each engine.
+"""Blog test fixtures: the blog's tables on the shared engine harness (tests/fixtures.py).
 
-Every blog test runs on moto in-process and on dynalite over HTTP (the
-library's harness in tests/engines.py starts and stops dynalite; with
-CI=true a missing engine fails the run). ``DDB_BLOG_ENGINES=moto`` narrows it.
+A blog test that talks to DynamoDB asks for ``blog_tables`` (most modules do
+so for all their tests with ``pytestmark = pytest.mark.usefixtures("blog_tables")``):
+it runs on moto in-process and on dynalite over HTTP (``DDB_ENGINES`` picks
+others), each time with fresh tables. Other tests are pure and run once, with
+no engine; ``no_dynamodb`` makes any DynamoDB call fail them.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import uuid
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("DJANGO_SECRET_KEY", "blog-tests-not-a-secret")
+import pytest
+from django.test import Client, override_settings
 
-import django  # noqa: E402
-from django.apps import apps  # noqa: E402
-
-if not apps.ready:
-    django.setup()
-
-import contextlib  # noqa: E402
-
-import pytest  # noqa: E402
-from django.conf import settings  # noqa: E402
-from django.test import Client, override_settings  # noqa: E402
-
-from dynamo_backend import cache, connection  # noqa: E402
-from dynamo_backend.table import delete_table, ensure_table  # noqa: E402
-from services.blog.models import Author, Comment, Post  # noqa: E402
-from tests import engines  # noqa: E402
+from services.blog.models import Author, Comment, Post
+from tests.fixtures import EngineContext
 
 BLOG_MODELS = (Author, Post, Comment)
-BLOG_ENGINES = tuple(e for e in os.environ.get("DDB_BLOG_ENGINES", "moto,dynalite").split(",") if e)
+# The API's tests exercise the library through HTTP views; two engines (one
+# in-process, one over HTTP) cover them, and a third round would add minutes.
+BLOG_ENGINES = ("moto", "dynalite")
 
 
-def pytest_generate_tests(metafunc):
-    if "blog_engine_name" in metafunc.fixturenames:
-        metafunc.parametrize("blog_engine_name", BLOG_ENGINES, ids=list(BLOG_ENGINES), scope="session")
-
-
-@pytest.fixture(scope="session")
-def blog_engine(blog_engine_name):
-    """The engine (moto in-process or a dynalite server) the blog tests of this round use."""
-    engine = engines.get_engine(blog_engine_name)
-    try:
-        engine.start()
-    except engines.EngineUnavailable as exc:
-        engines.unavailable(str(exc))
-    return engine
-
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", "no_dynamo: a blog test that needs no DynamoDB tables")
-
-
-@pytest.fixture(autouse=True)
-def dynamo(request, monkeypatch, blog_engine):
-    """The engine of this round, a unique table prefix, clean caches, the three tables."""
-    if request.node.get_closest_marker("no_dynamo"):
-        yield None
-        return
-    for var in ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with blog_engine.activate():
-        config = {
-            **settings.DYNAMO_BACKEND,
-            "ENDPOINT_URL": blog_engine.endpoint_url,
-            "REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "TABLE_PREFIX": f"t{uuid.uuid4().hex[:10]}_",
-            "CREATE_TABLES_ON_STARTUP": False,
-        }
-        with override_settings(DYNAMO_BACKEND=config):
-            cache.reset()
-            connection.reset_client()
-            for model in BLOG_MODELS:
-                ensure_table(model)
-            try:
-                yield config
-            finally:
-                if blog_engine.is_server:  # moto forgets everything with its mock
-                    with override_settings(DYNAMO_BACKEND=config):
-                        connection.reset_client()
-                        for model in BLOG_MODELS:
-                            with contextlib.suppress(Exception):
-                                delete_table(model, wait=False)
-                cache.reset()
-                connection.reset_client()
+@pytest.hookimpl(tryfirst=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Give blog tests their default engines before the harness parametrizes ``engine_name``."""
+    if metafunc.definition.get_closest_marker("engines") is None:
+        metafunc.definition.add_marker(pytest.mark.engines(*BLOG_ENGINES))
 
 
 @pytest.fixture
-def dynamo_settings(dynamo):
+def blog_tables(engine: EngineContext) -> EngineContext:
+    """The engine of this round with the blog's three tables, empty."""
+    engine.create_tables(*BLOG_MODELS)
+    return engine
+
+
+@pytest.fixture
+def dynamo_settings(blog_tables: EngineContext):
     """Context manager factory: override some DYNAMO_BACKEND keys for a block."""
 
     def _override(**changes):
-        return override_settings(DYNAMO_BACKEND={**dynamo, **changes})
+        return override_settings(DYNAMO_BACKEND={**blog_tables.settings, **changes})
 
     return _override
 

@@ -8,6 +8,8 @@ import pytest
 
 from services.blog.models import Author
 
+pytestmark = pytest.mark.usefixtures("blog_tables")
+
 
 def test_create_author_returns_201_with_the_author(api):
     response = api.post("/api/authors/", {"username": "alice", "email": "alice@example.com", "bio": "Writer"})

@@ -8,6 +8,8 @@ from dynamo_backend import cache
 from dynamo_backend.stats import count_calls
 from services.blog.models import Author, Comment, Post
 
+pytestmark = pytest.mark.usefixtures("blog_tables")
+
 
 def _ops(log) -> dict:
     return dict(log.by_operation())

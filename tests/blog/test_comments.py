@@ -8,6 +8,8 @@ import pytest
 
 from services.blog.models import Comment
 
+pytestmark = pytest.mark.usefixtures("blog_tables")
+
 
 @pytest.fixture
 def setup(api):
@@ -130,17 +132,3 @@ def test_comment_detail_wrong_method_is_405(api, setup, assert_error):
     response = api.put(f"/api/comments/{comment['pk']}/", {"body": "x"})
     assert_error(response, 405, "method_not_allowed")
     assert "DELETE" in response["Allow"]
-
-
-@pytest.mark.no_dynamo
-def test_comments_of_a_post_is_a_query_oldest_first():
-    plan = Comment.objects.filter(post_pk=str(uuid.uuid4())).order_by("created_at").explain()
-    assert plan["operation"] == "Query"
-    assert plan["index"] and "post_pk" in plan["index"]
-    assert plan["scan_index_forward"] is True
-
-
-@pytest.mark.no_dynamo
-def test_comments_of_an_author_is_a_query():
-    plan = Comment.objects.filter(author_pk=str(uuid.uuid4())).explain()
-    assert plan["operation"] == "Query"

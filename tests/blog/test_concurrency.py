@@ -19,6 +19,8 @@ from moto.dynamodb.responses import DynamoHandler
 
 from services.blog.models import Post
 
+pytestmark = pytest.mark.usefixtures("blog_tables")
+
 
 @pytest.fixture(autouse=True)
 def atomic_moto(monkeypatch):

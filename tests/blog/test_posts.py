@@ -8,6 +8,8 @@ import pytest
 
 from services.blog.models import Comment, Post
 
+pytestmark = pytest.mark.usefixtures("blog_tables")
+
 
 @pytest.fixture
 def alice(api):
@@ -327,22 +329,6 @@ def test_post_detail_wrong_method_is_405_with_allow(api, alice, assert_error):
     assert_error(response, 405, "method_not_allowed")
     allowed = {m.strip() for m in response["Allow"].split(",")}
     assert {"GET", "PUT", "PATCH", "DELETE"} <= allowed and "POST" not in allowed
-
-
-@pytest.mark.no_dynamo
-def test_posts_of_an_author_is_a_query():
-    plan = Post.objects.filter(author_pk=str(uuid.uuid4())).order_by("-created_at").explain()
-    assert plan["operation"] == "Query"
-    assert plan["index"] and "author_pk" in plan["index"]
-    assert plan["scan_index_forward"] is False
-
-
-@pytest.mark.no_dynamo
-def test_post_feed_is_a_query_newest_first():
-    plan = Post.objects.filter(feed="post").order_by("-created_at").explain()
-    assert plan["operation"] == "Query"
-    assert plan["index"] and "feed" in plan["index"]
-    assert plan["scan_index_forward"] is False
 
 
 def _put_behind_the_caches(obj) -> None:

@@ -1,4 +1,9 @@
-"""A bad value names its field, all field errors come at once, and nothing is written."""
+"""A bad value names its field, all field errors come at once, and nothing is written.
+
+Validation runs before any call, so most of these are pure: ``no_dynamodb``
+fails a test on any DynamoDB call, which proves nothing was written without
+an engine. The tests that need a stored item run on every engine.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +15,9 @@ from django.core import exceptions as django_exceptions
 from dynamo_backend import ValidationError
 from dynamo_backend.stats import count_calls
 
-from .models import Article, Post, Typed
+from .models import Article, Blob, Post, Typed
 
-pytestmark = [pytest.mark.usefixtures("tables"), pytest.mark.models("Post")]
-
-
-def assert_nothing_written(engine, model=Post):
-    assert engine.raw_scan(model) == []
-    if model._meta.unique_fields:
-        assert engine.raw_scan(model._meta.unique_table_name) == []
+# --- pure: refused before any call ---------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -40,7 +39,7 @@ def assert_nothing_written(engine, model=Post):
         pytest.param("created_at", "not a date", id="bad-datetime"),
     ],
 )
-def test_bad_value_raises_validation_error_naming_the_field_and_writes_nothing(engine, field, value):
+def test_bad_value_raises_validation_error_naming_the_field_and_writes_nothing(no_dynamodb, field, value):
     fields = {"title": "ok", "slug": "ok", field: value}
 
     with pytest.raises(ValidationError) as info:
@@ -48,43 +47,30 @@ def test_bad_value_raises_validation_error_naming_the_field_and_writes_nothing(e
 
     assert field in info.value.message_dict
     assert info.value.message_dict[field]
-    assert_nothing_written(engine)
 
 
-def test_validation_error_is_djangos(engine):
+def test_validation_error_is_djangos(no_dynamodb):
     with pytest.raises(django_exceptions.ValidationError):
         Post.objects.create(title="ok", slug="ok", view_count="many")
 
 
-def test_every_field_error_is_collected_at_once(engine):
+def test_every_field_error_is_collected_at_once(no_dynamodb):
     with pytest.raises(ValidationError) as info:
         Post.objects.create(title="x" * 201, slug="ok", view_count="many", rating=float("nan"), published="yes")
 
     assert {"title", "view_count", "rating", "published"} <= set(info.value.message_dict)
-    assert_nothing_written(engine)
 
 
-def test_invalid_save_writes_nothing(engine):
+def test_invalid_save_writes_nothing(no_dynamodb):
     post = Post(title=None, slug="s", view_count="many")
 
     with pytest.raises(ValidationError) as info:
         post.save()
 
     assert {"title", "view_count"} <= set(info.value.message_dict)
-    assert_nothing_written(engine)
 
 
-def test_invalid_save_of_a_stored_item_leaves_it_unchanged(engine):
-    post = Post.objects.create(title="good", slug="s", view_count=1)
-
-    post.title = "x" * 500
-    with pytest.raises(ValidationError):
-        post.save()
-
-    assert engine.raw_get(Post, post.pk)["title"] == {"S": "good"}
-
-
-def test_full_clean_raises_without_any_call(engine):
+def test_full_clean_raises_without_any_call(no_dynamodb):
     post = Post(title="x" * 201, slug="s")
 
     with count_calls() as log, pytest.raises(ValidationError) as info:
@@ -94,22 +80,50 @@ def test_full_clean_raises_without_any_call(engine):
     assert log.total == 0
 
 
-def test_full_clean_passes_a_valid_instance(engine):
+def test_full_clean_passes_a_valid_instance(no_dynamodb):
     Post(title="fine", slug="fine", view_count=3, rating=0.5).full_clean()
 
 
-@pytest.mark.models("Article")
-def test_bulk_create_with_one_bad_object_writes_nothing(engine):
+def test_bulk_create_with_one_bad_object_writes_nothing(no_dynamodb):
     objs = [Article(title=f"a{n}") for n in range(30)] + [Article(title="x" * 201)]
 
     with pytest.raises(ValidationError) as info:
         Article.objects.bulk_create(objs)
 
     assert "title" in info.value.message_dict
-    assert_nothing_written(engine, Article)
 
 
-def test_update_with_a_bad_value_raises_and_changes_nothing(engine):
+def test_integer_beyond_38_digits_is_refused(no_dynamodb):
+    with pytest.raises(ValidationError) as info:
+        Typed.objects.create(i=10**38)
+
+    assert "i" in info.value.message_dict
+
+
+def test_an_item_over_400_kb_is_refused_naming_its_largest_field_and_writes_nothing(no_dynamodb):
+    with pytest.raises(ValidationError) as info:
+        Blob.objects.create(group="g", payload="x" * (401 * 1024))
+
+    assert "payload" in info.value.message_dict
+    assert "400,000" in str(info.value)
+
+
+# --- on every engine: a stored item stays as it was ------------------------------
+
+
+@pytest.mark.models("Post")
+def test_invalid_save_of_a_stored_item_leaves_it_unchanged(engine, tables):
+    post = Post.objects.create(title="good", slug="s", view_count=1)
+
+    post.title = "x" * 500
+    with pytest.raises(ValidationError):
+        post.save()
+
+    assert engine.raw_get(Post, post.pk)["title"] == {"S": "good"}
+
+
+@pytest.mark.models("Post")
+def test_update_with_a_bad_value_raises_and_changes_nothing(engine, tables):
     post = Post.objects.create(title="good", slug="s", view_count=1)
 
     with pytest.raises((ValidationError, django_exceptions.FieldError)) as info:
@@ -119,29 +133,7 @@ def test_update_with_a_bad_value_raises_and_changes_nothing(engine):
     assert engine.raw_get(Post, post.pk)["view_count"] == {"N": "1"}
 
 
-@pytest.mark.models("Typed")
-def test_integer_beyond_38_digits_is_refused(engine):
-    with pytest.raises(ValidationError) as info:
-        Typed.objects.create(i=10**38)
-
-    assert "i" in info.value.message_dict
-    assert_nothing_written(engine, Typed)
-
-
 @pytest.mark.models("Blob")
-def test_an_item_over_400_kb_is_refused_naming_its_largest_field_and_writes_nothing(engine):
-    from .models import Blob
-
-    with pytest.raises(ValidationError) as info:
-        Blob.objects.create(group="g", payload="x" * (401 * 1024))
-    assert "payload" in info.value.message_dict
-    assert "400,000" in str(info.value)
-    assert engine.raw_scan(Blob) == []
-
-
-@pytest.mark.models("Blob")
-def test_an_item_just_under_400_kb_is_stored(engine):
-    from .models import Blob
-
+def test_an_item_just_under_400_kb_is_stored(engine, tables):
     blob = Blob.objects.create(group="g", payload="x" * 390_000)
     assert len(Blob.objects.get(pk=blob.pk).payload) == 390_000
