@@ -31,10 +31,8 @@ class CachedQuery:
     table changed is never cached.
     """
 
-    def __init__(self, model: Any, plan: Plan, *parts: Any, consistent: bool = False) -> None:
-        self.enabled = (
-            not consistent and bool(get_setting("QUERY_CACHE_TTL")) and bool(model._meta.effective_cache_ttl())
-        )
+    def __init__(self, model: Any, plan: Plan, *parts: Any, cached: bool = True) -> None:
+        self.enabled = cached and bool(get_setting("QUERY_CACHE_TTL")) and bool(model._meta.effective_cache_ttl())
         self.table = plan.table
         self.key = plan.cache_key(*parts) if self.enabled else ""
         self.generation: int | None = None
@@ -76,9 +74,9 @@ def pages(
         params["ExclusiveStartKey"] = last
 
 
-def _query_items(model: Any, plan: Plan, consistent: bool) -> Iterator[dict]:
+def _query_items(model: Any, plan: Plan, cached: bool) -> Iterator[dict]:
     """Yield raw items of a Query/Scan plan, from the query cache when it can answer."""
-    entry = CachedQuery(model, plan, "items", plan.limit, consistent=consistent)
+    entry = CachedQuery(model, plan, "items", plan.limit, cached=cached)
     hit = entry.get()
     if hit is not None:
         yield from hit
@@ -95,48 +93,48 @@ def _query_items(model: Any, plan: Plan, consistent: bool) -> Iterator[dict]:
     entry.put(tuple(collected))
 
 
-def raw_items(model: Any, plan: Plan, consistent: bool) -> Iterator[dict]:
+def raw_items(model: Any, plan: Plan, cached: bool) -> Iterator[dict]:
     """Yield the raw items a plan reads, before residual conditions."""
     if plan.empty:
         return iter(())
     if plan.operation == "GetItem":
         key = plan.keys[0] if plan.keys else None
         if plan.unique is not None:
-            key = unique.owner_of(model, *plan.unique, consistent=consistent)
-        raw = loading.load_one(model, key, consistent=consistent) if key else None
+            key = unique.owner_of(model, *plan.unique, consistent=plan.consistent)
+        raw = loading.load_one(model, key, consistent=plan.consistent, cached=cached) if key else None
         return iter([raw] if raw is not None else [])
     if plan.operation == "BatchGetItem":
-        found = loading.load_many(model, plan.keys, consistent=consistent)
+        found = loading.load_many(model, plan.keys, consistent=plan.consistent, cached=cached)
         return iter([found[k] for k in plan.keys if k in found])
-    return _query_items(model, plan, consistent)
+    return _query_items(model, plan, cached)
 
 
-def stream(model: Any, plan: Plan, consistent: bool) -> Iterator[Any]:
+def stream(model: Any, plan: Plan, cached: bool) -> Iterator[Any]:
     """Yield instances matching the plan, in storage order (partial ones when the plan projects)."""
     partial = plan.projection is not None
-    for raw in raw_items(model, plan, consistent):
+    for raw in raw_items(model, plan, cached):
         obj = model.from_raw(raw, partial=partial)
         if plan.residual is not None and not matches(plan.residual, obj.__dict__):
             continue
         yield obj
 
 
-def count(model: Any, plan: Plan, consistent: bool) -> int:
+def count(model: Any, plan: Plan, cached: bool) -> int:
     """Return the number of items a Query/Scan plan matches (Select=COUNT)."""
-    entry = CachedQuery(model, plan, "count", consistent=consistent)
+    entry = CachedQuery(model, plan, "count", cached=cached)
     hit = entry.get()
     if hit is not None:
         return int(hit)
     if plan.residual is not None:  # conditions only Python can check: count what passes them
-        return sum(1 for _ in stream(model, plan, consistent))
+        return sum(1 for _ in stream(model, plan, cached))
     total = sum(r.get("Count", 0) for r in pages(plan, select_count=True))
     entry.put(total)
     return total
 
 
-def page(model: Any, plan: Plan, limit: int, start_key: dict | None, consistent: bool) -> tuple[list, dict | None]:
+def page(model: Any, plan: Plan, limit: int, start_key: dict | None, cached: bool) -> tuple[list, dict | None]:
     """Return (at most ``limit`` raw items, the key to continue from or None)."""
-    entry = CachedQuery(model, plan, "page", limit, start_key, consistent=consistent)
+    entry = CachedQuery(model, plan, "page", limit, start_key, cached=cached)
     hit = entry.get()
     if hit is not None:
         raws, next_key = hit

@@ -65,10 +65,15 @@ def _cached(model: Any, table: str, pk: str) -> Any:
     return hit
 
 
-def load_one(model: Any, pk: str, *, consistent: bool = False) -> dict | None:
-    """Return the raw item for pk (None when absent), asking DynamoDB at most once."""
+def load_one(model: Any, pk: str, *, consistent: bool = False, cached: bool | None = None) -> dict | None:
+    """Return the raw item for pk (None when absent), asking DynamoDB at most once.
+
+    ``cached`` (default: not consistent) lets the identity map and item cache answer.
+    """
     table = model._meta.table_name
-    if not consistent:
+    if cached is None:
+        cached = not consistent
+    if cached:
         hit = _cached(model, table, pk)
         if hit is cache.MISSING:
             return None
@@ -87,9 +92,13 @@ def load_one(model: Any, pk: str, *, consistent: bool = False) -> dict | None:
     return item
 
 
-def load_many(model: Any, pks: Iterable[str], *, consistent: bool = False) -> dict[str, dict]:
+def load_many(
+    model: Any, pks: Iterable[str], *, consistent: bool = False, cached: bool | None = None
+) -> dict[str, dict]:
     """Return {pk: raw item} for the pks that exist; one BatchGetItem per 100 uncached keys."""
     table = model._meta.table_name
+    if cached is None:
+        cached = not consistent
     found: dict[str, dict] = {}
     wanted: list[str] = []
     seen: set[str] = set()
@@ -97,7 +106,7 @@ def load_many(model: Any, pks: Iterable[str], *, consistent: bool = False) -> di
         if pk in seen:
             continue
         seen.add(pk)
-        if not consistent:
+        if cached:
             hit = _cached(model, table, pk)
             if hit is cache.MISSING:
                 continue

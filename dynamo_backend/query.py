@@ -33,6 +33,7 @@ class DynamoQuerySet(QuerySetWrites):
         self._values_mode: str | None = None  # "dict" | "tuple" | "flat"
         self._prefetch: list[str] = []
         self._consistent = False
+        self._uncached = False
         self._only: frozenset[str] | None = None  # only()/defer(): the fields to read
         self._distinct = False
         self._result_cache: list | None = None
@@ -107,10 +108,24 @@ class DynamoQuerySet(QuerySetWrites):
     select_related = prefetch
 
     def consistent(self, value: bool = True) -> DynamoQuerySet:
-        """Return a QuerySet that reads strongly consistently and bypasses the caches."""
+        """Return a QuerySet that reads strongly consistently and bypasses the caches.
+
+        A plan that needs a global secondary index raises ConsistencyError: DynamoDB
+        never reads a GSI consistently.
+        """
         clone = self._clone()
         clone._consistent = value
         return clone
+
+    def uncached(self) -> DynamoQuerySet:
+        """Return a QuerySet that asks DynamoDB, not this process's caches (a GSI read stays eventual)."""
+        clone = self._clone()
+        clone._uncached = True
+        return clone
+
+    @property
+    def _use_caches(self) -> bool:
+        return not (self._consistent or self._uncached)
 
     def values(self, *fields: str) -> DynamoQuerySet:
         """Return dicts instead of instances."""
@@ -196,7 +211,7 @@ class DynamoQuerySet(QuerySetWrites):
 
     # -- evaluation ------------------------------------------------------------
     def _stream(self, the_plan: Plan) -> Iterator[Any]:
-        return stream(self.model, the_plan, self._consistent)
+        return stream(self.model, the_plan, self._use_caches)
 
     def _order_in_memory(self, objs: list) -> list:
         for name in reversed(self.ordering):
@@ -301,7 +316,7 @@ class DynamoQuerySet(QuerySetWrites):
             return 0
         if self._low or self._high is not None or the_plan.operation in ("GetItem", "BatchGetItem"):
             return len(self._fetch_all())
-        return count(self.model, the_plan, self._consistent)
+        return count(self.model, the_plan, self._use_caches)
 
     def exists(self) -> bool:
         """Return whether any item matches (stops at the first)."""
@@ -369,7 +384,7 @@ class DynamoQuerySet(QuerySetWrites):
                 f"paginate() needs an order DynamoDB can serve; order_by({', '.join(self.ordering)}) "
                 "is not the sort key of the index this query uses"
             )
-        raws, next_key = page(self.model, the_plan, limit, start_key, self._consistent)
+        raws, next_key = page(self.model, the_plan, limit, start_key, self._use_caches)
         objs = [self.model.from_raw(raw) for raw in raws]
         if the_plan.residual is not None:
             objs = [obj for obj in objs if matches(the_plan.residual, obj.__dict__)]

@@ -9,16 +9,14 @@ the API serves has a GSI so it is a Query, never a Scan:
 * comments of an author:      Comment Index("author_pk", sort_key="created_at")
   (needed to refuse deleting an author who still has comments)
 
-Every rule on a value lives here, once: types, max_length and nullability in
-the field arguments, the rest in each model's ``field_validators`` (run by
-``clean()``, so by ``full_clean()`` on every write). The API's request
-validation (validation.py) reads them from the models; it restates none.
+Every rule on a value lives here, once, in the field arguments: type,
+max_length, nullability and ``validators=`` (run by ``full_clean()`` on every
+write). The API's request validation (validation.py) reads them from the
+models; it restates none. Sort keys of indexes are ``nullable=False``: an
+index only serves a query when every matching item is in it.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator, validate_email, validate_slug
@@ -32,7 +30,6 @@ from dynamo_backend import (
     IntegerField,
     ListField,
     UUIDField,
-    ValidationError,
 )
 
 # Every post carries this constant in ``feed`` so that one GSI partition,
@@ -66,49 +63,14 @@ def validate_tags(value: list) -> None:
             raise DjangoValidationError(f"Each tag must have at most {TAG_MAX_LENGTH} characters.")
 
 
-Validators = Mapping[str, Sequence[Callable[[Any], None]]]
-
-
-def run_field_validators(instance: DynamoModel, validators: Validators) -> None:
-    """Run each field's Django validators on its value; raise one ValidationError naming every bad field.
-
-    A value its field refuses (wrong type, null) is skipped: ``clean_fields``
-    reports that. A field stops at its first failing validator.
-    """
-    errors: dict[str, list[str]] = {}
-    for name, checks in validators.items():
-        try:
-            value = instance._meta.fields[name].clean(getattr(instance, name))
-        except (ValueError, DjangoValidationError):
-            continue
-        if value is None:
-            continue
-        for check in checks:
-            try:
-                check(value)
-            except DjangoValidationError as exc:
-                errors[name] = exc.messages
-                break
-    if errors:
-        raise ValidationError(errors)
-
-
 class Author(DynamoModel):
     class Meta:
         app_label = "blog"
 
-    username = CharField(max_length=50, unique=True, nullable=False)
-    email = CharField(max_length=254, nullable=False)
+    username = CharField(max_length=50, unique=True, nullable=False, validators=[validate_not_blank, validate_username])
+    email = CharField(max_length=254, nullable=False, validators=[validate_not_blank, validate_email])
     bio = CharField(max_length=2000, default="", nullable=False)
-    created_at = DateTimeField(auto_now_add=True)
-
-    field_validators: ClassVar[Validators] = {
-        "username": (validate_not_blank, validate_username),
-        "email": (validate_not_blank, validate_email),
-    }
-
-    def clean(self) -> None:
-        run_field_validators(self, self.field_validators)
+    created_at = DateTimeField(auto_now_add=True, nullable=False)
 
     def __str__(self) -> str:
         return self.username or str(self.pk)
@@ -122,25 +84,16 @@ class Post(DynamoModel):
             Index("author_pk", sort_key="created_at"),
         ]
 
-    title = CharField(max_length=200, nullable=False)
-    slug = CharField(max_length=200, unique=True, nullable=False)
+    title = CharField(max_length=200, nullable=False, validators=[validate_not_blank])
+    slug = CharField(max_length=200, unique=True, nullable=False, validators=[validate_not_blank, validate_slug])
     body = CharField(max_length=POST_BODY_MAX_LENGTH, default="", nullable=False)
     author_pk = UUIDField(auto=False, references="blog.Author", nullable=False)
     published = BooleanField(default=False, nullable=False)
-    tags = ListField(default=list, nullable=False)
+    tags = ListField(default=list, nullable=False, validators=[validate_tags])
     view_count = IntegerField(default=0)
-    created_at = DateTimeField(auto_now_add=True)
+    created_at = DateTimeField(auto_now_add=True, nullable=False)
     updated_at = DateTimeField(auto_now=True)
     feed = CharField(max_length=20, default=POST_FEED, nullable=False)
-
-    field_validators: ClassVar[Validators] = {
-        "title": (validate_not_blank,),
-        "slug": (validate_not_blank, validate_slug),
-        "tags": (validate_tags,),
-    }
-
-    def clean(self) -> None:
-        run_field_validators(self, self.field_validators)
 
     def __str__(self) -> str:
         return self.slug or str(self.pk)
@@ -156,13 +109,8 @@ class Comment(DynamoModel):
 
     post_pk = UUIDField(auto=False, references="blog.Post", nullable=False)
     author_pk = UUIDField(auto=False, references="blog.Author", nullable=False)
-    body = CharField(max_length=5000, nullable=False)
-    created_at = DateTimeField(auto_now_add=True)
-
-    field_validators: ClassVar[Validators] = {"body": (validate_not_blank,)}
-
-    def clean(self) -> None:
-        run_field_validators(self, self.field_validators)
+    body = CharField(max_length=5000, nullable=False, validators=[validate_not_blank])
+    created_at = DateTimeField(auto_now_add=True, nullable=False)
 
     def __str__(self) -> str:
         return str(self.pk)

@@ -13,7 +13,7 @@ from django.http import HttpResponse, HttpResponsePermanentRedirect, JsonRespons
 from django.urls import Resolver404, resolve
 from django.views import View
 
-from dynamo_backend import F
+from dynamo_backend import Coalesce, F
 from dynamo_backend import exceptions as ddb
 from dynamo_backend.table import describe_table
 
@@ -98,12 +98,13 @@ class AuthorDetailView(ApiView):
 
     def delete(self, request, pk):
         author = _get_or_404(Author, pk)
-        # consistent(): skip the query cache, which could miss a post or
-        # comment another worker wrote in the last few seconds.
+        # uncached(): skip the query cache, which could miss a post or comment
+        # another worker wrote in the last few seconds. (A GSI read is never
+        # consistent; the check-then-delete race is issue-tracked.)
         blockers = []
-        if Post.objects.consistent().filter(author_pk=pk).exists():
+        if Post.objects.uncached().filter(author_pk=pk).exists():
             blockers.append("posts")
-        if Comment.objects.consistent().filter(author_pk=pk).exists():
+        if Comment.objects.uncached().filter(author_pk=pk).exists():
             blockers.append("comments")
         if blockers:
             raise Conflict(f"Author {pk} still has {' and '.join(blockers)}; delete them first.")
@@ -145,7 +146,7 @@ class PostDetailView(ApiView):
         # HEAD runs this handler too; only a real read counts as a view.
         if request.method == "HEAD":
             post = _get_or_404(Post, pk)
-        elif not Post.objects.filter(pk=pk).update(view_count=F("view_count") + 1):
+        elif not Post.objects.filter(pk=pk).update(view_count=Coalesce(F("view_count"), 0) + 1):
             raise NotFound(f"Post {pk} does not exist.")
         else:
             post = Post.objects.get(pk=pk)
@@ -174,9 +175,9 @@ class PostDetailView(ApiView):
         # Comments first, the post last: if this stops half way the post is
         # still there, and repeating the DELETE finishes the job. A post
         # already gone with comments left over is cleaned up too.
-        # consistent(): bypass the caches so comments written by another
+        # uncached(): bypass the caches so comments written by another
         # worker a moment ago are deleted too.
-        comments_deleted, _ = Comment.objects.consistent().filter(post_pk=pk).delete()
+        comments_deleted, _ = Comment.objects.uncached().filter(post_pk=pk).delete()
         post = Post.objects.consistent().filter(pk=pk).first()
         if post is None:
             if comments_deleted:

@@ -39,7 +39,7 @@ def test_validators_come_from_the_model(monkeypatch):
         if value == "bob":
             raise DjangoValidationError("No bobs.")
 
-    monkeypatch.setitem(Author.field_validators, "username", (no_bob,))
+    monkeypatch.setattr(Author._meta.fields["username"], "validators", [no_bob])
 
     assert errors_of(AUTHOR_SCHEMA, {"username": "bob"}, partial=True) == {"username": ["No bobs."]}
 
