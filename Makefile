@@ -18,7 +18,7 @@ SEED_ARGS ?=
 # Where scripts/devstack.py leaves the embedded emulator's URL for `make seed`.
 DEVSTACK_STATE_DIR ?= .run
 
-.PHONY: help venv node_modules run test seed load bench clean distclean
+.PHONY: help venv node_modules run test seed load bench lock clean distclean
 
 help:  ## Show the targets
 	@grep -hE '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -66,6 +66,34 @@ load: venv  ## Locust, headless, against `make run` (HOST, USERS, DURATION)
 
 bench: venv  ## Side-by-side benchmarks; writes reports/bench.md
 	$(BIN)/python -m bench
+
+# Lock files for the Docker image (pip install --require-hashes): resolved from
+# pyproject.toml on PyPI alone, for the image's Python (3.11), in a venv of
+# their own so neither the dev venv nor a local pip configuration (extra
+# indexes, find-links, constraints) leaks into them.
+LOCK_PYTHON ?= python3.11
+LOCK_VENV := build/lock-venv
+LOCK_INDEX_URL ?= https://pypi.org/simple
+LOCK_ENV := env -u PIP_FIND_LINKS -u PIP_EXTRA_INDEX_URL -u PIP_CONSTRAINT -u PIP_INDEX_URL \
+	PIP_CONFIG_FILE=/dev/null CUSTOM_COMPILE_COMMAND="make lock"
+PIP_COMPILE = $(LOCK_ENV) $(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --index-url $(LOCK_INDEX_URL) --rebuild
+TOML_LIST = $(LOCK_VENV)/bin/python -c 'import sys, tomllib; d = tomllib.load(open("pyproject.toml", "rb")); \
+	print("\n".join(eval(sys.argv[1], {}, {"d": d})))'
+
+lock:  ## Regenerate requirements/*.txt (pinned, with hashes) from pyproject.toml
+	@$(LOCK_PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "make lock resolves for the image'"'"'s Python 3.11; set LOCK_PYTHON")'
+	@test -x $(LOCK_VENV)/bin/pip-compile || { \
+		$(LOCK_PYTHON) -m venv $(LOCK_VENV) && \
+		$(LOCK_ENV) $(LOCK_VENV)/bin/pip install --quiet --index-url $(LOCK_INDEX_URL) 'pip-tools>=7.4,<8'; }
+	mkdir -p requirements
+	# prod.txt: the web image's runtime dependencies ([project].dependencies)
+	$(PIP_COMPILE) --output-file requirements/prod.txt pyproject.toml
+	# build.txt: the build backend, to build the project's wheel without build isolation
+	$(TOML_LIST) 'd["build-system"]["requires"]' | $(PIP_COMPILE) --output-file requirements/build.txt -
+	# load.txt: locust for the compose `load` profile (its range from the dev extra)
+	$(TOML_LIST) '[r for r in d["project"]["optional-dependencies"]["dev"] if r.startswith("locust")]' \
+		| $(PIP_COMPILE) --output-file requirements/load.txt -
 
 clean:  ## Remove reports, caches and build output
 	rm -rf reports .pytest_cache build dist .run ./*.egg-info

@@ -1,7 +1,10 @@
 """Django settings for DDBDjango, read from environment variables.
 
 Development gets safe defaults; production secrets have none: with
-``DJANGO_DEBUG`` off, ``DJANGO_SECRET_KEY`` must be set.
+``DJANGO_DEBUG`` off, ``DJANGO_SECRET_KEY`` must be set and must not be one of
+the keys published in this repository. ``DJANGO_SECURE=1`` turns on the
+settings for serving behind TLS (HSTS, HTTPS redirect, secure cookies, the
+proxy's X-Forwarded-Proto); ``manage.py check --deploy`` is clean with it.
 """
 
 from __future__ import annotations
@@ -66,6 +69,15 @@ def env_list(name: str, default: str) -> list[str]:
 DEBUG = env_bool("DJANGO_DEBUG", False)
 
 _DEV_SECRET_KEY = "django-insecure-dev-only-do-not-use-in-production"
+# Keys anyone can read in this repository (development, tests, old compose
+# defaults): signing cursors with one of them lets anyone forge cursors.
+_PUBLIC_SECRET_KEYS = frozenset(
+    {
+        _DEV_SECRET_KEY,
+        "test-secret-key-not-for-production",
+        "compose-local-only-not-a-secret",
+    }
+)
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
@@ -73,10 +85,15 @@ if not SECRET_KEY:
             "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off (set DJANGO_DEBUG=1 for local development)."
         )
     SECRET_KEY = _DEV_SECRET_KEY
+elif not DEBUG and (SECRET_KEY in _PUBLIC_SECRET_KEYS or SECRET_KEY.startswith("django-insecure-")):
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY is a published development key; with DJANGO_DEBUG off set a long random one, e.g. "
+        "python3 -c 'import secrets; print(secrets.token_urlsafe(50))'"
+    )
 
+# Only these Host headers are served. Django's test client sends "testserver":
+# the test suite lists it in DJANGO_ALLOWED_HOSTS, nothing adds it here.
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
-if "testserver" not in ALLOWED_HOSTS:
-    ALLOWED_HOSTS.append("testserver")  # Django's test client
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -91,6 +108,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.common.CommonMiddleware",
     "dynamo_backend.middleware.DynamoRequestMiddleware",
     "services.blog.middleware.ApiErrorMiddleware",
@@ -114,9 +132,39 @@ USE_I18N = False
 USE_TZ = True
 TIME_ZONE = "UTC"
 
-# Behind a TLS-terminating proxy, opt in with DJANGO_SECURE_PROXY_SSL_HEADER=1.
-if env_bool("DJANGO_SECURE_PROXY_SSL_HEADER", False):
+# --- security headers and TLS -------------------------------------------------
+
+# Always: no framing, no MIME sniffing, no Referer sent from our responses.
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "no-referrer"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# DJANGO_SECURE=1: the site is served over HTTPS by a TLS terminator in front
+# of nginx. Off by default so `make run` and the compose stack work over plain
+# HTTP on localhost; production turns it on.
+_secure = env_bool("DJANGO_SECURE", False)
+SECURE_SSL_REDIRECT = _secure
+# Container and load-balancer health checks ask over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 31536000) if _secure else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _secure and env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = _secure and env_bool("DJANGO_SECURE_HSTS_PRELOAD", True)
+SESSION_COOKIE_SECURE = _secure
+CSRF_COOKIE_SECURE = _secure
+# Trust X-Forwarded-Proto only behind a proxy that sets it (deploy/nginx does).
+if env_bool("DJANGO_SECURE_PROXY_SSL_HEADER", _secure):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# No CsrfViewMiddleware: the API keeps no session or cookie for a cross-site
+# request to ride on; writes carry a bearer token, which a browser never adds
+# to a cross-site request by itself.
+SILENCED_SYSTEM_CHECKS = ["security.W003"]
+
+# Server-Timing (DynamoDB calls and cache hits per response) tells a client
+# whether someone else recently read an item: on in development only, unless
+# DYNAMO_SERVER_TIMING says otherwise.
+DYNAMO_SERVER_TIMING = env_bool("DYNAMO_SERVER_TIMING", DEBUG)
 
 # --- DynamoDB ---------------------------------------------------------------
 

@@ -91,14 +91,14 @@ def test_debug_garbage_is_rejected():
     assert "DJANGO_DEBUG" in result.stderr
 
 
-def test_allowed_hosts_default_is_local_plus_testserver():
+def test_allowed_hosts_default_is_local_only():
     hosts = settings_with(DJANGO_DEBUG="1")["ALLOWED_HOSTS"]
-    assert hosts == ["localhost", "127.0.0.1", "[::1]", "testserver"]
+    assert hosts == ["localhost", "127.0.0.1", "[::1]"]
 
 
 def test_allowed_hosts_come_from_a_comma_list():
     hosts = settings_with(DJANGO_DEBUG="1", DJANGO_ALLOWED_HOSTS=" api.example.com, web ,")["ALLOWED_HOSTS"]
-    assert hosts == ["api.example.com", "web", "testserver"]
+    assert hosts == ["api.example.com", "web"]
 
 
 def test_no_relational_database_and_only_the_two_apps():
@@ -111,6 +111,7 @@ def test_middleware_order_and_request_limits():
     values = settings_with(DJANGO_DEBUG="1")
     assert values["MIDDLEWARE"] == [
         "django.middleware.security.SecurityMiddleware",
+        "django.middleware.clickjacking.XFrameOptionsMiddleware",
         "django.middleware.common.CommonMiddleware",
         "dynamo_backend.middleware.DynamoRequestMiddleware",
         "services.blog.middleware.ApiErrorMiddleware",
