@@ -18,6 +18,8 @@ from tests import engines
 os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
 os.environ["DJANGO_DEBUG"] = "1"
 os.environ["DJANGO_SECRET_KEY"] = "test-secret-key-not-for-production"
+# Django's test client sends Host: testserver; the settings only allow it when asked to.
+os.environ["DJANGO_ALLOWED_HOSTS"] = "testserver,localhost,127.0.0.1,[::1]"
 
 for _name in (
     "AWS_ENDPOINT_URL",
