@@ -231,6 +231,10 @@ def _tightest(leaves: list[Leaf], bounds: dict[str, bool], position: int, lower:
     return best[2] if best is not None else None
 
 
+class _Impossible(Exception):
+    """The sort key's conditions cannot all hold (its bounds cross): the query matches nothing."""
+
+
 def _sort_key_condition(leaves: list[Leaf], builder: Builder) -> tuple[str | None, list[Leaf]]:
     """Return (the sort key's key condition, the leaves it fully expresses); the rest stay residual."""
     exact = [leaf for leaf in leaves if leaf.lookup == "exact" and leaf.value is not None]
@@ -241,10 +245,11 @@ def _sort_key_condition(leaves: list[Leaf], builder: Builder) -> tuple[str | Non
     if low is not None and high is not None:
         if low is high:  # one range covers both ends
             return compile_leaf(low, builder), [low]
-        field = low.field
         low_value = low.value[0] if low.lookup == "range" else low.value
         high_value = high.value[1] if high.lookup == "range" else high.value
-        between = Leaf(field, "range", (low_value, high_value))
+        if low_value > high_value:
+            raise _Impossible
+        between = Leaf(low.field, "range", (low_value, high_value))
         exact_ends = [leaf for leaf in (low, high) if leaf.lookup in ("gte", "lte")]
         return compile_leaf(between, builder), exact_ends if len(exact_ends) == 2 else []
     bound = low or high
@@ -327,7 +332,11 @@ def plan(
             "DynamoDB cannot read consistently. Query by primary key, or drop .consistent() / consistent_read."
         )
     if chosen is not None:
-        result = _query_plan(table, conds, order, chosen, builder)
+        try:
+            result = _query_plan(table, conds, order, chosen, builder)
+        except _Impossible:
+            reasons.append(f"{chosen[0].sort_key}: the bounds cross, nothing can match")
+            return Plan("GetItem", table, empty=True, consistent=consistent, reasons=reasons)
     else:
         everything = _and(conds)
         result = Plan("Scan", table, filter=compile_node(everything, builder) if everything else None)

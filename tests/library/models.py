@@ -146,3 +146,27 @@ class Uncached(DynamoModel):
         cache_ttl = 0
 
     title = CharField()
+
+
+class Row(DynamoModel):
+    """The model of the issue: an index=True field and a GSI whose sort key is nullable."""
+
+    class Meta:
+        app_label = "libtests"
+        indexes = [Index("grp", sort_key="rank")]
+
+    cat = CharField(index=True)
+    grp = CharField()
+    rank = IntegerField()
+    num = IntegerField()
+    note = CharField()
+
+
+class Pair(DynamoModel):
+    class Meta:
+        app_label = "libtests"
+        unique_together = [("owner", "name")]
+
+    owner = CharField()
+    name = CharField()
+    rank = IntegerField()

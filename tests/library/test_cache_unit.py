@@ -391,8 +391,8 @@ def test_sixteen_threads_can_change_nothing_they_share_and_never_raise(clock):
                     # Another thread's marks would show here if a change could get through.
                     assert "mark" not in got and len(got["tags"]["L"]) == 1
                     for change in (
-                        lambda: got.__setitem__("mark", {"N": str(n)}),
-                        lambda: got["tags"]["L"].append({"S": str(n)}),
+                        lambda got=got: got.__setitem__("mark", {"N": str(n)}),
+                        lambda got=got: got["tags"]["L"].append({"S": str(n)}),
                     ):
                         try:
                             change()
@@ -400,7 +400,7 @@ def test_sixteen_threads_can_change_nothing_they_share_and_never_raise(clock):
                             refused[n] += 1
                         else:
                             raise AssertionError("a cached item accepted a change")
-        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+        except BaseException as exc:  # reported by the main thread
             errors.append(exc)
 
     with cache_settings(clock, CACHE_MAXSIZE=8):

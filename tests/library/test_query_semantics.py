@@ -8,41 +8,14 @@ import pytest
 from django.db.models import Avg, Count, Max, Min, Q, Sum, signals
 
 from dynamo_backend import (
-    CharField,
     Coalesce,
     ConsistencyError,
-    DynamoModel,
     F,
-    Index,
-    IntegerField,
     UniqueConstraintError,
 )
 from dynamo_backend.stats import count_calls
 
-
-class Row(DynamoModel):
-    """The model of the issue: an index=True field and a GSI whose sort key is nullable."""
-
-    class Meta:
-        app_label = "libtests"
-        indexes = [Index("grp", sort_key="rank")]
-
-    cat = CharField(index=True)
-    grp = CharField()
-    rank = IntegerField()
-    num = IntegerField()
-    note = CharField()
-
-
-class Pair(DynamoModel):
-    class Meta:
-        app_label = "libtests"
-        unique_together = [("owner", "name")]
-
-    owner = CharField()
-    name = CharField()
-    rank = IntegerField()
-
+from .models import Pair, Row
 
 ROWS = [
     # cat, grp, rank, num
