@@ -61,8 +61,8 @@ seed: venv  ## Fill the running stack (`make run`) with demo data
 	AWS_ENDPOINT_URL_DYNAMODB="$$endpoint" DJANGO_DEBUG="$${DJANGO_DEBUG:-1}" \
 		$(BIN)/python manage.py seed_blog $(SEED_ARGS)
 
-load: venv  ## Locust, headless, against `make run` (HOST, USERS, DURATION)
-	$(BIN)/python loadtests/run_load.py
+load: venv  ## Locust blog mix, headless (TARGET=url of a running stack, else its own; USERS, DURATION)
+	$(BIN)/python -m loadtests.run_load
 
 bench: venv  ## Side-by-side benchmarks; writes reports/bench.md
 	$(BIN)/python -m bench
