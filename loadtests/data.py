@@ -6,56 +6,47 @@ their own processes, before locust starts.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
 import threading
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name, "").strip() or default
+def from_env(cls: type[T], prefix: str, defaults: dict[str, Any] | None = None) -> T:
+    """Dataclass ``cls`` from ``<prefix><FIELD NAME>`` environment variables, else ``defaults``, else its own."""
+    values = {}
+    for f in dataclasses.fields(cls):
+        default = (defaults or {}).get(f.name, f.default)
+        raw = os.environ.get(prefix + f.name.upper(), "").strip()
+        values[f.name] = type(default)(raw) if raw else default
+    return cls(**values)
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Knobs of the scenarios, read from ``LOADTEST_*`` environment variables."""
+    """Knobs of the scenarios, each read from ``LOADTEST_<NAME>`` (e.g. ``LOADTEST_WAIT=0``)."""
 
-    wait: tuple[float, float]  # think time between tasks, seconds (0,0 = closed loop)
-    page_limit: int  # ?limit= for list requests
-    cursor_pages: int  # pages a "page with the cursor" task walks
-    pool_max: int  # posts/authors kept in the pool readers pick from
-    pool_file: str  # JSON {"posts": [...], "authors": [...]}; skips discovery when set
-    min_posts: int  # fewer posts than this: seed through the API first
-    seed_authors: int
-    seed_posts: int
-    seed_comments: int  # comments per seeded post (at most)
-    request_timeout: float
-    tally_file: str  # where the locust process writes its Phase record when it quits
-    endpoint: str  # endpoint.py: which endpoint to hit
-
-    @classmethod
-    def from_env(cls) -> Settings:
-        wait = [float(w) for w in _env("LOADTEST_WAIT", "0.2,1.0").split(",")]
-        return cls(
-            wait=(wait[0], max(wait)),
-            page_limit=int(_env("LOADTEST_PAGE_LIMIT", "10")),
-            cursor_pages=int(_env("LOADTEST_CURSOR_PAGES", "3")),
-            pool_max=int(_env("LOADTEST_POOL_MAX", "300")),
-            pool_file=_env("LOADTEST_POOL_FILE", ""),
-            min_posts=int(_env("LOADTEST_MIN_POSTS", "20")),
-            seed_authors=int(_env("LOADTEST_SEED_AUTHORS", "10")),
-            seed_posts=int(_env("LOADTEST_SEED_POSTS", "30")),
-            seed_comments=int(_env("LOADTEST_SEED_COMMENTS", "4")),
-            request_timeout=float(_env("LOADTEST_TIMEOUT", "30")),
-            tally_file=_env("LOADTEST_TALLY_FILE", ""),
-            endpoint=_env("LOADTEST_ENDPOINT", "author_detail"),
-        )
+    wait: str = "0.2,1.0"  # think time between tasks, "min,max" seconds; 0 = closed loop
+    page_limit: int = 10  # ?limit= for list requests
+    cursor_pages: int = 3  # pages a "page with the cursor" task walks
+    pool_max: int = 300  # posts/authors kept in the pool readers pick from
+    pool_file: str = ""  # JSON {"posts": [...], "authors": [...]}; skips discovery when set
+    min_posts: int = 20  # fewer posts than this: seed through the API first
+    seed_authors: int = 10
+    seed_posts: int = 30
+    seed_comments: int = 4  # comments per seeded post (at most)
+    timeout: float = 30.0  # per request, seconds
+    tally_file: str = ""  # where the locust process writes its Phase record when it quits
+    endpoint: str = "author_detail"  # endpoint.py: which endpoint to hit
 
 
-SETTINGS = Settings.from_env()
+SETTINGS = from_env(Settings, "LOADTEST_")
 
 
 def unique_suffix() -> str:
@@ -117,7 +108,7 @@ class Api:
 
 def ensure_seed(base: str, settings: Settings = SETTINGS) -> int:
     """Seed authors, posts and comments through the API when there are too few posts; return posts created."""
-    api = Api(base, settings.request_timeout)
+    api = Api(base, settings.timeout)
     existing = len(api.list_all("/api/posts/", settings.min_posts))
     if existing >= settings.min_posts:
         return 0
@@ -133,7 +124,7 @@ def ensure_seed(base: str, settings: Settings = SETTINGS) -> int:
 
 def discover_pool(base: str, settings: Settings = SETTINGS) -> dict[str, list[str]]:
     """Post and author pks to read, from the API's lists (newest posts first)."""
-    api = Api(base, settings.request_timeout)
+    api = Api(base, settings.timeout)
     posts = api.list_all("/api/posts/", settings.pool_max)
     authors = {p.get("author_pk") for p in posts} | {a["pk"] for a in api.list_all("/api/authors/", settings.pool_max)}
     return {"posts": [p["pk"] for p in posts], "authors": sorted(authors - {None})}

@@ -124,14 +124,14 @@ READS: dict[str, tuple[int, Callable[[FastHttpUser], None]]] = {
 
 
 def think_time(_user: Any) -> float:
-    low, high = SETTINGS.wait
-    return random.uniform(low, high) if high > 0 else 0.0
+    bounds = [float(w) for w in SETTINGS.wait.split(",")]
+    return random.uniform(bounds[0], bounds[-1])
 
 
 class BlogUser(FastHttpUser):
     abstract = True
     wait_time = think_time
-    network_timeout = connection_timeout = SETTINGS.request_timeout
+    network_timeout = connection_timeout = SETTINGS.timeout
 
     def on_start(self) -> None:
         POOL.ensure(self.host)

@@ -19,9 +19,9 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -39,17 +39,6 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    """True unless something listens there (TIME_WAIT leftovers don't count, as for the servers)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
 def tcp_answers(host: str, port: int) -> bool:
     """True when something accepts a TCP connection there."""
     try:
@@ -64,7 +53,7 @@ def http_ok(url: str, timeout: float = 2.0) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             return response.status == 200
-    except (OSError, urllib.error.URLError):
+    except OSError:  # URLError and timeouts included
         return False
 
 
@@ -85,7 +74,7 @@ def dynamodb_answers(endpoint: str, timeout: float = 2.0) -> bool:
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status == 200 and b"TableNames" in response.read()
-    except (OSError, urllib.error.URLError):
+    except OSError:  # URLError and timeouts included
         return False
 
 
@@ -113,6 +102,7 @@ def die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
+@dataclass
 class Process:
     """One child process in a session of its own; a context manager that starts and stops it.
 
@@ -122,32 +112,19 @@ class Process:
     workers itself), waits ``stop_timeout``, then SIGKILLs whatever is left in the group.
     """
 
-    def __init__(
-        self,
-        argv: Sequence[str],
-        *,
-        name: str = "",
-        env: Mapping[str, str] | None = None,
-        log_path: Path | None = None,
-        url: str = "",
-        ready: Callable[[], bool] | None = None,
-        ready_timeout: float = 30.0,
-        stop_signal: int = signal.SIGTERM,
-        stop_timeout: float = 10.0,
-        die_with_parent: bool = False,
-    ) -> None:
-        self.argv = [str(a) for a in argv]
-        self.name = name or Path(self.argv[0]).name
-        self.env = dict(env) if env is not None else None
-        self.log_path = log_path
-        self.url = url
-        self.ready = ready
-        self.ready_timeout = ready_timeout
-        self.stop_signal = stop_signal
-        self.stop_timeout = stop_timeout
-        self.die_with_parent = die_with_parent
-        self.proc: subprocess.Popen | None = None
-        self._log: IO[bytes] | None = None
+    argv: list[str]
+    _: KW_ONLY
+    name: str
+    env: dict[str, str] | None = None
+    log_path: Path | None = None  # else the output is ours
+    url: str = ""
+    ready: Callable[[], bool] | None = None
+    ready_timeout: float = 30.0
+    stop_signal: int = signal.SIGTERM
+    stop_timeout: float = 10.0
+    die_with_parent: bool = False
+    proc: subprocess.Popen | None = field(default=None, init=False, repr=False)
+    _log: IO[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
     def pid(self) -> int:
@@ -157,6 +134,11 @@ class Process:
     @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    def poll(self) -> int | None:
+        """The exit code, or None while it runs."""
+        assert self.proc is not None, f"{self.name} was not started"
+        return self.proc.poll()
 
     def start(self) -> Process:
         if self.log_path is not None:
@@ -206,7 +188,7 @@ class Process:
             self.stop()
             raise
 
-    def stop(self, sig: int | None = None, timeout: float | None = None) -> None:
+    def stop(self, sig: int | None = None) -> None:
         """Signal the leader, wait, then SIGKILL the whole group; idempotent."""
         proc, self.proc = self.proc, None
         if proc is not None:
@@ -214,7 +196,7 @@ class Process:
                 with contextlib.suppress(ProcessLookupError):
                     proc.send_signal(sig or self.stop_signal)
                 with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(self.stop_timeout if timeout is None else timeout)
+                    proc.wait(self.stop_timeout)
             kill_group(proc.pid)  # what is left of the group, e.g. a stray worker
             proc.wait()
         if self._log is not None:
