@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bench.results import Emulator, Results
 from loadtests.records import AGGREGATED, Phase, from_dict
@@ -296,6 +297,16 @@ def figures(r: Results) -> str:
 # --- chart -----------------------------------------------------------------------
 
 
+def _bars(ax: Any, groups: list[str], series: list[tuple[str, list[float], str, list[str]]]) -> None:
+    """Grouped bars, one group per entry of ``groups``, each bar labelled above."""
+    width = 0.8 / len(series)
+    for i, (label, values, color, texts) in enumerate(series):
+        xs = [j + (i - (len(series) - 1) / 2) * width for j in range(len(groups))]
+        ax.bar_label(ax.bar(xs, values, width, label=label, color=color), texts, fontsize=7)
+    ax.set_xticks(range(len(groups)), groups, fontsize=8)
+    ax.legend(fontsize=8, loc="upper left")
+
+
 def chart(r: Results, path: Path) -> None:
     import matplotlib
 
@@ -304,45 +315,32 @@ def chart(r: Results, path: Path) -> None:
 
     fig, ((ax_a, ax_b), (ax_c, ax_d)) = plt.subplots(2, 2, figsize=(13, 9))
     if mixes := r.read_mixes():
-        for i, (mode, color) in enumerate((("off", "#bbbbbb"), ("on", "#2b7bba"))):
-            xs = [j + (i - 0.5) * 0.38 for j in range(len(mixes))]
-            phases = [getattr(e, mode) for e in mixes]
-            ax_a.bar(xs, [p.total.rps for p in phases], 0.38, label=f"caches {mode}", color=color)
-            for xpos, p in zip(xs, phases, strict=True):
-                text = f"{p.total.rps:.0f} req/s\np50 {p.total.p50:.0f}\np95 {p.total.p95:.0f} ms"
-                ax_a.annotate(text, (xpos, p.total.rps), ha="center", va="bottom", fontsize=8)
-        ax_a.set_xticks(range(len(mixes)), [f"{e.label}\non vs off {x(_speedup(e))}" for e in mixes], fontsize=9)
+        series = []
+        for mode, color in (("off", "#bbbbbb"), ("on", "#2b7bba")):
+            t = [getattr(e, mode).total for e in mixes]
+            texts = [f"{p.rps:.0f} req/s\np50 {p.p50:.0f}\np95 {p.p95:.0f} ms" for p in t]
+            series.append((f"caches {mode}", [p.rps for p in t], color, texts))
+        _bars(ax_a, [f"{e.label}\non vs off {x(_speedup(e))}" for e in mixes], series)
         ax_a.set_title(f"a. Read mix, {r.config.users} users, caches on vs off (target {CACHE_SPEEDUP:.0f}x)")
         ax_a.set_ylabel("requests/s")
-        ax_a.set_ylim(0, max(getattr(e, m).total.rps for e in mixes for m in ("on", "off")) * 1.35)
-        ax_a.legend(fontsize=8, loc="upper left")
+        ax_a.set_ylim(0, max(v for s in series for v in s[1]) * 1.35)
     if keys := list(r.calls_on):
-        series = [
+        series = []
+        for label, values, color in (
             ("naive", [r.calls_on[k].naive for k in keys], "#d62728"),
             ("caches off", [r.calls_off[k].first for k in keys], "#bbbbbb"),
             ("on, cold", [r.calls_on[k].first for k in keys], "#7fb3d5"),
             ("on, warm", [r.calls_on[k].warm for k in keys], "#2b7bba"),
-        ]
-        for i, (label, values, color) in enumerate(series):
-            xs = [j + (i - 1.5) * 0.2 for j in range(len(keys))]
-            ax_b.bar(xs, values, 0.2, label=label, color=color)
-            for xpos, v in zip(xs, values, strict=True):
-                ax_b.annotate(f"{v:g}", (xpos, v), ha="center", va="bottom", fontsize=7)
-        ax_b.set_xticks(range(len(keys)), [k.replace("_", "\n") for k in keys], fontsize=8)
+        ):
+            series.append((label, values, color, [f"{v:g}" for v in values]))
+        _bars(ax_b, [k.replace("_", "\n") for k in keys], series)
         ax_b.set_ylabel("DynamoDB calls per request")
         ax_b.set_title("b. DynamoDB calls per request")
-        ax_b.legend(fontsize=8)
     if r.bare and (keys := [k for k in ENDPOINT_LABELS if k in r.endpoints_on]):
-        bare = r.bare.total.rps
-        ys = range(len(keys))
-        ax_c.barh(
-            [y + 0.2 for y in ys],
-            [r.endpoints_on[k].total.rps / bare for k in keys],
-            0.4,
-            label="caches on",
-            color="#2b7bba",
-        )
+        bare, ys = r.bare.total.rps, range(len(keys))
+        on = [r.endpoints_on[k].total.rps / bare for k in keys]
         off = [r.endpoints_off[k].total.rps / bare if k in r.endpoints_off else 0 for k in keys]
+        ax_c.barh([y + 0.2 for y in ys], on, 0.4, label="caches on", color="#2b7bba")
         ax_c.barh([y - 0.2 for y in ys], off, 0.4, label="caches off", color="#bbbbbb")
         ax_c.axvline(AUTHOR_VS_BARE, color="#d62728", linestyle="--", linewidth=1, label="70% target (author page)")
         ax_c.axvline(1.0, color="black", linewidth=0.8)
@@ -351,13 +349,14 @@ def chart(r: Results, path: Path) -> None:
         ax_c.set_title("c. Each endpoint vs the HTTP ceiling (on the moto server)")
         ax_c.legend(fontsize=8, loc="center right")
     if m := r.materialize:
-        keys = ["ours", "typedeserializer", "pynamodb"]
-        ms = [m.contenders[k].best_s * 1000 for k in keys]
-        labels = ["ours\nfrom_raw", "boto3\nTypeDeserializer", "PynamoDB\nfrom_raw_data"]
-        bars = ax_d.bar(labels, ms, color=["#2b7bba", "#999999", "#e39c37"])
-        for bar, k, v in zip(bars, keys, ms, strict=True):
-            note = "" if k == "ours" else f"\n{m.speedup(k):.2f}x ours"
-            ax_d.annotate(f"{v:.0f} ms{note}", (bar.get_x() + bar.get_width() / 2, v), ha="center", va="bottom")
+        names = {
+            "ours": "ours\nfrom_raw",
+            "typedeserializer": "boto3\nTypeDeserializer",
+            "pynamodb": "PynamoDB\nfrom_raw_data",
+        }
+        ms = [m.contenders[k].best_s * 1000 for k in names]
+        texts = [f"{ms[i]:.0f} ms" + (f"\n{m.speedup(k):.2f}x ours" if i else "") for i, k in enumerate(names)]
+        ax_d.bar_label(ax_d.bar(list(names.values()), ms, color=["#2b7bba", "#999999", "#e39c37"]), texts)
         ax_d.set_ylabel(f"ms for {m.items:,} items (best of {m.repeat})")
         ax_d.set_title("d. Materialisation (lower is better)")
         ax_d.set_ylim(0, max(ms) * 1.3)

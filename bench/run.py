@@ -82,8 +82,7 @@ class Bench:
 
     def emulator(self, stack: ExitStack, name: str) -> tuple[Emulator, Process, Process, Path]:
         """Start an emulator and two stacks on it (caches off, on); seed it; write the readers' pool."""
-        start = harness.moto_server if name == "moto" else harness.dynalite
-        emulator = stack.enter_context(start(WORK / f"{name}.log"))
+        emulator = stack.enter_context(harness.emulator(name, WORK / f"{name}.log"))
         stacks = []
         for mode, ttl in (("off", "0"), ("on", None)):
             env = {**self.server_env, **harness.PRODUCTION_ENV, "DYNAMO_CACHE_TTL": ttl}

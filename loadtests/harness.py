@@ -49,22 +49,13 @@ def child_env(**overrides: str | None) -> dict[str, str]:
     return env
 
 
-def _emulator(name: str, command: list[str], port: int, log_path: Path) -> Process:
+def emulator(kind: str, log_path: Path) -> Process:
+    """The serialised moto server `make run` uses, or dynalite (ProcessError when it cannot run), on a free port."""
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
+    command = moto_server_command(port) if kind == "moto" else dynalite_command(port)
     env = child_env(MOTO_PORT=None)
-    return Process(command, name=name, env=env, log_path=log_path, url=url, ready=lambda: dynamodb_answers(url))
-
-
-def moto_server(log_path: Path) -> Process:
-    """The serialised moto server `make run` uses, on a free port."""
-    port = free_port()
-    return _emulator("moto server", moto_server_command(port), port, log_path)
-
-
-def dynalite(log_path: Path) -> Process:
-    """dynalite on a free port (ProcessError when Node.js or node_modules/.bin/dynalite is missing)."""
-    port = free_port()
-    return _emulator("dynalite", dynalite_command(port), port, log_path)
+    return Process(command, name=kind, env=env, log_path=log_path, url=url, ready=lambda: dynamodb_answers(url))
 
 
 def _web(name: str, argv: list[str], log_path: Path, env: dict[str, str | None], stop: int) -> Process:

@@ -1,11 +1,10 @@
-"""Start a process, wait until it answers, stop it: the one supervisor every tool uses.
+"""Start a process, wait until it answers, stop it: the one supervisor of `make run`, the harness and the tests.
 
-`make run` (scripts/devstack.py), the load and bench harness (loadtests/harness.py)
-and the test engines (tests/engines.py) all start their servers through
-:class:`Process`. Each process gets a session (process group) of its own, so a
+scripts/devstack.py, loadtests/harness.py and tests/engines.py start their
+servers as a :class:`Process`: a session (process group) of its own, so a
 terminal's Ctrl-C reaches only the supervisor, which stops its children in
-order, and stopping a child reaches exactly what it started (gunicorn's
-workers, node under npx) and nothing else.
+order, and stopping a child reaches what it started (gunicorn's workers) and
+nothing else.
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
-from typing import IO
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -124,7 +122,6 @@ class Process:
     stop_timeout: float = 10.0
     die_with_parent: bool = False
     proc: subprocess.Popen | None = field(default=None, init=False, repr=False)
-    _log: IO[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
     def pid(self) -> int:
@@ -143,21 +140,21 @@ class Process:
     def start(self) -> Process:
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
-            self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed by stop(), which outlives this call
-        try:
-            self.proc = subprocess.Popen(
-                self.argv,
-                cwd=ROOT,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=self._log,
-                stderr=subprocess.STDOUT if self._log else None,
-                start_new_session=True,
-                preexec_fn=die_with_parent if self.die_with_parent else None,
-            )
-        except OSError as exc:
-            self.stop()
-            raise ProcessError(f"{self.name}: cannot run {self.argv[0]!r}: {exc}") from exc
+        # The child keeps its own copy of the log's descriptor; ours closes at once.
+        with open(self.log_path, "ab") if self.log_path else contextlib.nullcontext() as log:
+            try:
+                self.proc = subprocess.Popen(
+                    self.argv,
+                    cwd=ROOT,
+                    env=self.env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT if log else None,
+                    start_new_session=True,
+                    preexec_fn=die_with_parent if self.die_with_parent else None,
+                )
+            except OSError as exc:
+                raise ProcessError(f"{self.name}: cannot run {self.argv[0]!r}: {exc}") from exc
         if self.ready is not None:
             try:
                 self.wait_until(self.ready, self.ready_timeout)
@@ -199,9 +196,6 @@ class Process:
                     proc.wait(self.stop_timeout)
             kill_group(proc.pid)  # what is left of the group, e.g. a stray worker
             proc.wait()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
 
     def tail(self, size: int = 1500) -> str:
         if self.log_path is None or not self.log_path.exists():
