@@ -15,7 +15,7 @@ NODE_STAMP := node_modules/.installed
 PYTEST_ARGS ?=
 # Extra arguments for seed_blog: make seed SEED_ARGS="--authors 20 --posts 200"
 SEED_ARGS ?=
-# Where scripts/devstack.py leaves the embedded emulator's URL for `make seed`.
+# Where `python -m scripts.devstack` (make run) leaves the embedded emulator's URL for `make seed`.
 DEVSTACK_STATE_DIR ?= .run
 
 .PHONY: help venv node_modules run test seed load bench lock clean distclean
@@ -45,8 +45,8 @@ $(NODE_STAMP): package.json package-lock.json
 		echo "         Install Node.js >= 20 to run them."; \
 	fi
 
-run: venv  ## Serve the API at http://127.0.0.1:8000 with an embedded emulator (Ctrl-C stops)
-	$(BIN)/python scripts/devstack.py
+run: venv  ## Serve the API at http://127.0.0.1:8000 with an embedded emulator (HOST, PORT; Ctrl-C stops)
+	$(BIN)/python -m scripts.devstack
 
 test: venv node_modules  ## Run the whole test suite
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -61,8 +61,8 @@ seed: venv  ## Fill the running stack (`make run`) with demo data
 	AWS_ENDPOINT_URL_DYNAMODB="$$endpoint" DJANGO_DEBUG="$${DJANGO_DEBUG:-1}" \
 		$(BIN)/python manage.py seed_blog $(SEED_ARGS)
 
-load: venv  ## Locust, headless, against `make run` (HOST, USERS, DURATION)
-	$(BIN)/python loadtests/run_load.py
+load: venv  ## Locust blog mix, headless (TARGET=url of a running stack, else its own; USERS, DURATION)
+	$(BIN)/python -m loadtests.run_load
 
 bench: venv  ## Side-by-side benchmarks; writes reports/bench.md
 	$(BIN)/python -m bench

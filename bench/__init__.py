@@ -1,8 +1,7 @@
 """`make bench` (``python -m bench``): side-by-side figures for the cache, the batching and the ceilings.
 
-Modules: ``run`` (the orchestration), ``calls`` (DynamoDB calls per request vs
-a naive client), ``ceiling`` (raw GetItem rate of the emulator),
-``bare_app`` (a bare Django JSON view for the HTTP ceiling),
-``materialize`` (model instances from raw items: ours vs boto3 vs PynamoDB),
-``report`` (reports/bench.md and reports/bench.png).
+``run`` (the orchestration), ``results`` (the typed records), ``calls`` (DynamoDB
+calls per request vs a naive client), ``ceiling`` (the emulators' raw call rates),
+``bare_app`` (a bare Django JSON view: the HTTP ceiling), ``materialize`` (model
+instances from raw items: ours vs boto3 vs PynamoDB), ``report`` (tables and chart).
 """

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import os
 
+from django.conf import settings
+from django.core.wsgi import get_wsgi_application
+from django.http import HttpRequest, JsonResponse
+from django.urls import path
+
 os.environ.pop("DJANGO_SETTINGS_MODULE", None)  # this module is its own settings
-
-from django.conf import settings  # noqa: E402
-
 if not settings.configured:
     settings.configure(
         DEBUG=False,
@@ -29,10 +31,6 @@ if not settings.configured:
         USE_I18N=False,
         LOGGING_CONFIG=None,
     )
-
-from django.core.wsgi import get_wsgi_application  # noqa: E402
-from django.http import HttpRequest, JsonResponse  # noqa: E402
-from django.urls import path  # noqa: E402
 
 
 def author(request: HttpRequest, pk: str) -> JsonResponse:

@@ -1,23 +1,17 @@
-"""Materialisation: build N model instances from raw DynamoDB items, three ways.
+"""Materialisation: N model instances from the same raw DynamoDB items, three ways.
 
     python -m bench.materialize [--items 10000] [--repeat 7] [--json out.json]
 
-- ours:   ``BenchPost.from_raw(item)``            (dynamo_backend, a blog-Post-shaped model)
-- boto3:  ``TypeDeserializer().deserialize``      (plain dicts; numbers become Decimal)
-- PynamoDB: ``PynamoPost.from_raw_data(item)``    (an equivalent PynamoDB model)
-
-All three read the same list of raw items (the low-level client's shape:
-``{"view_count": {"N": "3"}, ...}``). Each repetition times the three one after
-the other (interleaved, so drift hits all alike) after a ``gc.collect()``; the
-best of the repetitions is the figure (as ``timeit`` does) and the median is
-reported next to it. Runs in its own process: it configures Django minimally.
+ours (``Model.from_raw``), boto3's ``TypeDeserializer`` (to plain dicts) and
+PynamoDB's ``Model.from_raw_data``, on blog-post-shaped items (datetimes in
+PynamoDB's format, which ours reads too); the three results must agree field
+by field before anything is timed. Runs in a process of its own, with a minimal Django.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import statistics
 import sys
@@ -28,42 +22,31 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import django
+from boto3.dynamodb.types import TypeDeserializer
+from django.conf import settings
+from pynamodb.attributes import BooleanAttribute, ListAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.models import Model
 
-# PynamoDB's own wire format for datetimes; used for the items when our field reads it too.
-PYNAMO_DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+0000"
+from bench.results import Contender, Materialisation
+from loadtests.records import to_json
 
-
-def _setup_django() -> None:
-    os.environ.pop("DJANGO_SETTINGS_MODULE", None)
-    import django
-    from django.conf import settings
-
-    if not settings.configured:
-        settings.configure(
-            SECRET_KEY="bench-materialize-not-a-secret",
-            INSTALLED_APPS=["dynamo_backend", "bench"],
-            DATABASES={},
-            USE_TZ=True,
-            DYNAMO_BACKEND={"REGION": "us-east-1", "CREATE_TABLES_ON_STARTUP": False},
-            LOGGING_CONFIG=None,
-        )
-    django.setup()
+DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+0000"  # PynamoDB's wire format for datetimes
 
 
 def _our_model() -> type:
-    """The blog's Post shape as a dynamo_backend model."""
-    from dynamo_backend import (
-        BooleanField,
-        CharField,
-        DateTimeField,
-        DynamoModel,
-        IntegerField,
-        ListField,
-        UUIDField,
+    """The blog's Post shape as a dynamo_backend model, in a minimal Django of its own."""
+    os.environ.pop("DJANGO_SETTINGS_MODULE", None)
+    settings.configure(
+        SECRET_KEY="bench-materialize-not-a-secret",
+        INSTALLED_APPS=["dynamo_backend", "bench"],
+        USE_TZ=True,
+        DYNAMO_BACKEND={"REGION": "us-east-1", "CREATE_TABLES_ON_STARTUP": False},
+        LOGGING_CONFIG=None,
     )
+    django.setup()
+    # Imported once Django is set up: a model class needs the app registry.
+    from dynamo_backend import BooleanField, CharField, DateTimeField, DynamoModel, IntegerField, ListField, UUIDField
 
     class BenchPost(DynamoModel):
         class Meta:
@@ -84,22 +67,8 @@ def _our_model() -> type:
     return BenchPost
 
 
-def _pynamo_model(native_datetimes: bool) -> type:
-    """The same shape in PynamoDB (its own datetime attribute when the items use its format)."""
-    from pynamodb.attributes import (
-        BooleanAttribute,
-        ListAttribute,
-        NumberAttribute,
-        UnicodeAttribute,
-        UTCDateTimeAttribute,
-    )
-    from pynamodb.models import Model
-
-    class ISODateTimeAttribute(UTCDateTimeAttribute):
-        def deserialize(self, value: str) -> datetime:
-            return datetime.fromisoformat(value)
-
-    DateTimeAttribute = UTCDateTimeAttribute if native_datetimes else ISODateTimeAttribute
+def _pynamo_model() -> type:
+    """The same shape in PynamoDB."""
 
     class PynamoPost(Model):
         class Meta:
@@ -115,13 +84,13 @@ def _pynamo_model(native_datetimes: bool) -> type:
         published = BooleanAttribute(null=True)
         tags = ListAttribute(of=UnicodeAttribute, null=True)
         view_count = NumberAttribute(null=True)
-        created_at = DateTimeAttribute(null=True)
-        updated_at = DateTimeAttribute(null=True)
+        created_at = UTCDateTimeAttribute(null=True)
+        updated_at = UTCDateTimeAttribute(null=True)
 
     return PynamoPost
 
 
-def make_items(n: int, datetime_format: Callable[[datetime], str]) -> list[dict[str, Any]]:
+def make_items(n: int) -> list[dict[str, Any]]:
     """N distinct raw items shaped like the blog's posts."""
     start = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
     body = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 4
@@ -139,24 +108,11 @@ def make_items(n: int, datetime_format: Callable[[datetime], str]) -> list[dict[
                 "published": {"BOOL": i % 3 != 0},
                 "tags": {"L": [{"S": "django"}, {"S": "dynamodb"}, {"S": f"t{i % 7}"}]},
                 "view_count": {"N": str(i * 7)},
-                "created_at": {"S": datetime_format(created)},
-                "updated_at": {"S": datetime_format(created + timedelta(minutes=5))},
+                "created_at": {"S": created.strftime(DATETIME_FORMAT)},
+                "updated_at": {"S": (created + timedelta(minutes=5)).strftime(DATETIME_FORMAT)},
             }
         )
     return items
-
-
-def _choose_datetime_format(BenchPost: type) -> tuple[Callable[[datetime], str], str]:
-    """PynamoDB's wire format if our DateTimeField reads it, else our own (noted in the result)."""
-    probe = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
-    raw = make_items(1, lambda d: d.strftime(PYNAMO_DATETIME_FORMAT))[0]
-    try:
-        if BenchPost.from_raw(raw).created_at == probe:
-            return (lambda d: d.strftime(PYNAMO_DATETIME_FORMAT)), "PynamoDB's (%Y-%m-%dT%H:%M:%S.%f+0000)"
-    except Exception:  # noqa: BLE001 - any refusal means: use our own format
-        pass
-    field = BenchPost._meta.fields["created_at"]
-    return field.to_dynamo, "dynamo_backend's DateTimeField (PynamoDB side reads it with fromisoformat)"
 
 
 def _check_same(ours: list, dicts: list, pynamo: list) -> None:
@@ -170,18 +126,10 @@ def _check_same(ours: list, dicts: list, pynamo: list) -> None:
         assert a.title == d["title"] == p.title and a.body == d["body"] == p.body
 
 
-def run(n: int = 10_000, repeat: int = 7) -> dict[str, Any]:
-    _setup_django()
-    from boto3.dynamodb.types import TypeDeserializer
-
-    BenchPost = _our_model()
-    dt_format, dt_note = _choose_datetime_format(BenchPost)
-    PynamoPost = _pynamo_model(native_datetimes=dt_note.startswith("PynamoDB"))
-    items = make_items(n, dt_format)
-    deserializer = TypeDeserializer()
-    deserialize = deserializer.deserialize
-    from_raw = BenchPost.from_raw
-    from_raw_data = PynamoPost.from_raw_data
+def run(n: int = 10_000, repeat: int = 7) -> Materialisation:
+    items = make_items(n)
+    from_raw, from_raw_data = _our_model().from_raw, _pynamo_model().from_raw_data
+    deserialize = TypeDeserializer().deserialize
 
     contenders: dict[str, Callable[[], list]] = {
         "ours": lambda: [from_raw(item) for item in items],
@@ -199,26 +147,12 @@ def run(n: int = 10_000, repeat: int = 7) -> dict[str, Any]:
             times[name].append(time.perf_counter() - start)
             assert len(result) == n
             del result
-
-    out: dict[str, Any] = {"items": n, "repeat": repeat, "datetime_format": dt_note, "contenders": {}}
-    for name, samples in times.items():
-        best, median = min(samples), statistics.median(samples)
-        out["contenders"][name] = {
-            "best_s": best,
-            "median_s": median,
-            "samples_s": samples,
-            "items_per_s": n / best,
-            "us_per_item": best / n * 1e6,
-        }
-    ours = out["contenders"]["ours"]
-    out["speedup"] = {
-        other: {
-            "best": out["contenders"][other]["best_s"] / ours["best_s"],
-            "median": out["contenders"][other]["median_s"] / ours["median_s"],
-        }
-        for other in ("typedeserializer", "pynamodb")
-    }
-    return out
+    return Materialisation(
+        items=n,
+        repeat=repeat,
+        datetime_format=f"PynamoDB's ({DATETIME_FORMAT})",
+        contenders={k: Contender(min(t), statistics.median(t), t, n) for k, t in times.items()},
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -228,13 +162,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", help="write the result here (default: stdout)")
     args = parser.parse_args(argv)
     result = run(args.items, args.repeat)
-    text = json.dumps(result, indent=2)
     if args.json:
-        Path(args.json).write_text(text, encoding="utf-8")
+        Path(args.json).write_text(to_json(result), encoding="utf-8")
     else:
-        print(text)
-    for other, ratio in result["speedup"].items():
-        print(f"ours is {ratio['best']:.2f}x faster than {other} (median {ratio['median']:.2f}x)", file=sys.stderr)
+        print(to_json(result))
+    for other in ("typedeserializer", "pynamodb"):
+        best, median = result.speedup(other), result.speedup(other, median=True)
+        print(f"ours is {best:.2f}x faster than {other} (median {median:.2f}x)", file=sys.stderr)
     return 0
 
 

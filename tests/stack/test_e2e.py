@@ -1,6 +1,6 @@
 """End to end: the real stack as `make run` starts it, driven over HTTP.
 
-scripts/devstack.py starts one moto server, creates the tables and runs
+``python -m scripts.devstack`` starts one moto server, creates the tables and runs
 gunicorn with two workers; the test runs the README's curl flow with
 `requests`, then sends SIGINT (a terminal's Ctrl-C) and checks that gunicorn,
 its workers and the emulator are all gone.
@@ -23,17 +23,13 @@ from pathlib import Path
 import pytest
 import requests
 
+from scripts.processes import free_port
+
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 90.0
 STOP_TIMEOUT = 30.0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def children_of(pid: int) -> list[int]:
@@ -63,7 +59,7 @@ def is_running(pid: int) -> bool:
 
 
 class Stack:
-    """scripts/devstack.py in a subprocess, its output collected in a thread."""
+    """``python -m scripts.devstack`` (what `make run` runs) in a subprocess, its output collected in a thread."""
 
     def __init__(self, tmp_path: Path) -> None:
         self.port = free_port()
@@ -83,7 +79,7 @@ class Stack:
             PYTHONUNBUFFERED="1",
         )
         self.proc = subprocess.Popen(
-            [sys.executable, "scripts/devstack.py"],
+            [sys.executable, "-m", "scripts.devstack"],
             cwd=ROOT,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -148,10 +144,8 @@ def stack(tmp_path):
         yield stack
     finally:
         if stack.proc.poll() is None:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 stack.interrupt()  # let devstack clean up after itself first
-            except subprocess.TimeoutExpired:
-                pass
         stack.kill_everything(started)
 
 
