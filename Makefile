@@ -18,7 +18,7 @@ SEED_ARGS ?=
 # Where `python -m scripts.devstack` (make run) leaves the embedded emulator's URL for `make seed`.
 DEVSTACK_STATE_DIR ?= .run
 
-.PHONY: help venv node_modules run test seed load bench lock clean distclean
+.PHONY: help venv node_modules run lint fmt test seed load bench lock clean distclean
 
 help:  ## Show the targets
 	@grep -hE '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -47,6 +47,15 @@ $(NODE_STAMP): package.json package-lock.json
 
 run: venv  ## Serve the API at http://127.0.0.1:8000 with an embedded emulator (HOST, PORT; Ctrl-C stops)
 	$(BIN)/python -m scripts.devstack
+
+lint: venv  ## ruff (lint + format check) and mypy on the library: the gate CI runs before the tests
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+fmt: venv  ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 test: venv node_modules  ## Run the whole test suite
 	$(BIN)/pytest $(PYTEST_ARGS)

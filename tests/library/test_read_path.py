@@ -191,7 +191,7 @@ def test_sixteen_threads_reading_and_writing_one_item_share_no_instance(engine):
                 seen[n].extend([obj, obj.tags])
                 if i % 2:
                     Writer.objects.filter(pk=writer.pk).update(name=f"by {n}")
-        except BaseException as error:  # noqa: BLE001 - reported below
+        except BaseException as error:  # reported below
             errors.append(error)
 
     threads = [threading.Thread(target=work, args=(n,)) for n in range(16)]

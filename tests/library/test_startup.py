@@ -39,7 +39,7 @@ def test_workers_racing_to_create_one_table_all_succeed(engine):
         try:
             barrier.wait()
             ensure_table(Post)
-        except BaseException as error:  # noqa: BLE001 - reported below
+        except BaseException as error:  # reported below
             errors.append(error)
 
     threads = [threading.Thread(target=worker) for _ in range(4)]

@@ -7,7 +7,6 @@ which port each side uses), not values copied from the files.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import tomllib
@@ -17,6 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 from packaging.requirements import Requirement
 
+from scripts import devstack
 from tests.stack.deployfiles import (
     ROOT,
     Dockerfile,
@@ -220,16 +220,9 @@ def test_locust_runs_only_under_the_load_profile_against_the_api(services, docke
 # --- Dockerfile -------------------------------------------------------------------------
 
 
-def load_devstack():
-    spec = importlib.util.spec_from_file_location("devstack", ROOT / "scripts" / "devstack.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_the_image_runs_exactly_the_make_run_gunicorn_command(dockerfile):
     command = dockerfile.command(dockerfile.final)
-    assert command == load_devstack().GUNICORN_CMD
+    assert command == devstack.GUNICORN_CMD
     assert (ROOT / command[command.index("-c") + 1]).is_file()
 
 
@@ -354,5 +347,5 @@ def test_make_lock_regenerates_the_locks_with_hashes():
 
 def test_make_run_launches_devstack_and_make_test_runs_pytest():
     text = (ROOT / "Makefile").read_text()
-    assert re.search(r"^run:.*\n\t.*scripts/devstack\.py", text, re.MULTILINE)
+    assert re.search(r"^run:.*\n\t.*-m scripts\.devstack", text, re.MULTILINE)
     assert re.search(r"^test:.*\n\t.*pytest", text, re.MULTILINE)
