@@ -33,6 +33,7 @@ from .fields import (
     IntegerField,
     JSONField,
     ListField,
+    TTLField,
     UUIDField,
     VersionField,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "JSONField",
     "UUIDField",
     "ListField",
+    "TTLField",
     "VersionField",
     "DynamoBackendError",
     "ConfigurationError",

@@ -66,6 +66,12 @@ def _cached(model: Any, table: str, pk: str) -> Any:
 
 
 def load_one(model: Any, pk: str, *, consistent: bool = False, cached: bool | None = None) -> dict | None:
+    """Return the raw item for pk (None when absent or expired), asking DynamoDB at most once."""
+    raw = _load_one(model, pk, consistent=consistent, cached=cached)
+    return None if raw is not None and model._meta.expired(raw) else raw
+
+
+def _load_one(model: Any, pk: str, *, consistent: bool = False, cached: bool | None = None) -> dict | None:
     """Return the raw item for pk (None when absent), asking DynamoDB at most once.
 
     ``cached`` (default: not consistent) lets the identity map and item cache answer.
@@ -93,6 +99,16 @@ def load_one(model: Any, pk: str, *, consistent: bool = False, cached: bool | No
 
 
 def load_many(
+    model: Any, pks: Iterable[str], *, consistent: bool = False, cached: bool | None = None
+) -> dict[str, dict]:
+    """Return {pk: raw item} for the pks that exist and have not expired; one BatchGetItem per 100 uncached keys."""
+    found = _load_many(model, pks, consistent=consistent, cached=cached)
+    if model._meta.ttl_field is None:
+        return found
+    return {pk: raw for pk, raw in found.items() if not model._meta.expired(raw)}
+
+
+def _load_many(
     model: Any, pks: Iterable[str], *, consistent: bool = False, cached: bool | None = None
 ) -> dict[str, dict]:
     """Return {pk: raw item} for the pks that exist; one BatchGetItem per 100 uncached keys."""

@@ -9,7 +9,7 @@ from django.apps import apps
 
 from .conf import get_setting
 from .exceptions import FieldError
-from .fields import VersionField
+from .fields import TTLField, VersionField
 
 ALLOWED_META = frozenset(
     {
@@ -159,6 +159,16 @@ class Options:
                 return field
         return None
 
+    @property
+    def ttl_field(self) -> TTLField | None:
+        """Return the model's TTLField (DynamoDB's Time to Live attribute), if any."""
+        return next((f for f in self.fields.values() if isinstance(f, TTLField)), None)
+
+    def expired(self, raw: dict) -> bool:
+        """Return whether a raw item's TTL has passed: DynamoDB has not deleted it yet, reads treat it as gone."""
+        ttl = self.ttl_field
+        return ttl is not None and ttl.expired(raw)
+
     def key(self, pk: str) -> dict:
         """Return the DynamoDB Key of the item with primary key ``pk``."""
         return {"pk": {"S": pk}}
@@ -182,6 +192,9 @@ class Options:
         """Build indexes and relations once all fields are installed."""
         self.model = model
         self.indexes = self._build_indexes(model)
+        ttl_fields = [f.name for f in self.fields.values() if isinstance(f, TTLField)]
+        if len(ttl_fields) > 1:
+            raise FieldError(f"{model.__name__}: one TTLField per table (DynamoDB's rule), got {', '.join(ttl_fields)}")
         self._check_ordering(model)
         self.unique_constraints = self._build_unique_constraints(model)
         self.decoders = [(name, field.decoder()) for name, field in self.fields.items()]

@@ -307,10 +307,12 @@ def plan(
     for_count: bool = False,
     consistent: bool = False,
     attributes: set[str] | None = None,
+    now: float | None = None,
 ) -> Plan:
     """Return the plan for a model's table, conditions, ordering and slice end.
 
     ``attributes`` (field names) asks Query/Scan to read only those attributes.
+    ``now`` (epoch seconds) hides items whose TTLField has passed from Query/Scan.
     """
     table = meta.table_name
     conds: list = []
@@ -323,6 +325,11 @@ def plan(
     if direct is not None:
         direct.consistent = consistent
         return direct
+    ttl = meta.ttl_field
+    if ttl is not None and now is not None:
+        # Expired items linger until DynamoDB deletes them: reads treat them as gone.
+        alive = Node(Q.OR, False, [Leaf(ttl, "isnull", True), Leaf(ttl, "gt", ttl.to_python(int(now)))])
+        conds = [*conds, alive]
     builder = Builder()
     reasons: list[str] = []
     chosen = _choose_index(meta, conds, order, reasons)

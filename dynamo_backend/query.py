@@ -13,6 +13,7 @@ from . import aggregates
 from .exceptions import FieldError, NotSupported
 from .execution import Page, count, page, stream
 from .expressions import TRUE, Node, Q, fold, matches, resolve
+from .fields import scalars
 from .planner import Plan, plan
 from .query_writes import QuerySetWrites
 from .relations import attach_related
@@ -195,6 +196,7 @@ class DynamoQuerySet(QuerySetWrites):
             for_count=for_count,
             consistent=self._consistent,
             attributes=None if for_count else self._attributes(),
+            now=scalars.ttl_clock() if self.model._meta.ttl_field is not None else None,
         )
 
     def _attributes(self) -> set[str] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -12,6 +13,7 @@ from .exceptions import DynamoBackendError, TableDoesNotExist
 from .options import all_models
 
 _IN_USE = "ResourceInUseException"
+logger = logging.getLogger("dynamo_backend")
 
 
 def _key_schema(partition: str, sort: str | None = None) -> list[dict]:
@@ -141,6 +143,40 @@ def _add_missing_indexes(model: Any, table: dict) -> list[str]:
     return added
 
 
+def enable_ttl(model: Any) -> bool:
+    """Turn on TimeToLive for the model's TTLField if it is off; return whether it is on (or enabling).
+
+    Engines without the TTL API (dynalite) are logged once and left alone: the
+    library still hides expired items, DynamoDB just never deletes them there.
+    """
+    field = model._meta.ttl_field
+    if field is None:
+        return False
+    name = model._meta.table_name
+    try:
+        described = connection.call("DescribeTimeToLive", TableName=name).get("TimeToLiveDescription", {})
+        if (
+            described.get("TimeToLiveStatus") in ("ENABLED", "ENABLING")
+            and described.get("AttributeName") == field.name
+        ):
+            return True
+        connection.call(
+            "UpdateTimeToLive",
+            TableName=name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": field.name},
+        )
+    except DynamoBackendError as error:
+        if error.code not in ("UnknownOperationException", "UnrecognizedClientException", "ValidationException"):
+            raise
+        logger.warning(
+            "TimeToLive is not available for %s on this endpoint (%s); expired items are hidden, not deleted",
+            name,
+            error.code,
+        )
+        return False
+    return True
+
+
 def ensure_table(model: Any, *, wait: bool = True) -> bool:
     """Create the model's table (and GSIs, and its unique-claims table) if missing; idempotent."""
     name = model._meta.table_name
@@ -154,6 +190,7 @@ def ensure_table(model: Any, *, wait: bool = True) -> bool:
         if table.get("TableStatus") != "ACTIVE":
             table = wait_for_active(name)
         _add_missing_indexes(model, table)
+        enable_ttl(model)
     if model._meta.has_claims:
         unique_name = model._meta.unique_table_name
         if describe(unique_name) is None:

@@ -10,6 +10,7 @@ from .scalars import (
     DecimalField,
     FloatField,
     IntegerField,
+    TTLField,
     UUIDField,
     VersionField,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "FloatField",
     "IntegerField",
     "JSONField",
+    "TTLField",
     "ListField",
     "UUIDField",
     "VersionField",

@@ -6,6 +6,7 @@ import datetime as dt
 import decimal
 import math
 import operator
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -253,3 +254,53 @@ class VersionField(IntegerField):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("default", None)
         super().__init__(**kwargs)
+
+
+# The clock TTL fields read "now" from; tests replace it (dynamo_backend.fields.scalars.ttl_clock).
+ttl_clock: Callable[[], float] = time.time
+
+
+class TTLField(Field):
+    """An expiry time for DynamoDB's Time to Live: an aware datetime, stored as epoch seconds (N).
+
+    DynamoDB deletes an expired item some time after it expires (usually within
+    days); until then every read of the library treats it as absent. A model
+    has at most one TTLField; ensure_table enables TimeToLive on it.
+    """
+
+    dynamo_type = "N"
+
+    def to_python(self, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise FieldValueError("Expected a datetime or epoch seconds, got a boolean.")
+        if isinstance(value, int | float | decimal.Decimal):
+            return dt.datetime.fromtimestamp(int(value), dt.UTC)
+        if isinstance(value, str):
+            parsed = parse_datetime(value)
+            if parsed is None:
+                raise FieldValueError(f"'{value}' is not an ISO-8601 datetime.")
+            value = parsed
+        if not isinstance(value, dt.datetime):
+            raise FieldValueError(f"Expected a datetime, got {type(value).__name__}.")
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC).replace(microsecond=0)
+
+    def _to_av(self, value: Any) -> dict:
+        return {"N": str(int(value.timestamp()))}
+
+    def from_dynamo(self, av: dict) -> Any:
+        return dt.datetime.fromtimestamp(int(decimal.Decimal(av["N"])), dt.UTC)
+
+    def value_to_av(self, value: Any) -> dict:
+        return self._to_av(self.to_python(value))
+
+    def expired(self, raw: dict, now: float | None = None) -> bool:
+        """Return whether a raw item's expiry time has passed (an item without one never expires)."""
+        av = raw.get(self.name)
+        if av is None:
+            return False
+        try:
+            return int(decimal.Decimal(av["N"])) <= (ttl_clock() if now is None else now)
+        except (KeyError, decimal.InvalidOperation):
+            return False
