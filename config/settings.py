@@ -180,6 +180,10 @@ DYNAMO_BACKEND: dict = {
     "QUERY_CACHE_TTL": env_seconds("DYNAMO_QUERY_CACHE_TTL", 5),
     "CONNECT_TIMEOUT": env_seconds("DYNAMO_CONNECT_TIMEOUT", 2),
     "READ_TIMEOUT": env_seconds("DYNAMO_READ_TIMEOUT", 5),
+    # A request spends at most this long in DynamoDB calls, then answers 503 + Retry-After;
+    # each attempt's timeouts are capped at REQUEST_DEADLINE / MAX_ATTEMPTS.
+    "REQUEST_DEADLINE": env_seconds("DYNAMO_REQUEST_DEADLINE", 4),
+    "MAX_ATTEMPTS": env_int("DYNAMO_MAX_ATTEMPTS", 3),
 }
 
 # Credentials: only when given; otherwise boto3's own chain applies. A local

@@ -31,7 +31,8 @@ DEFAULTS: dict[str, Any] = {
     "CREATE_TABLES_ON_STARTUP": False,
     "CONNECT_TIMEOUT": 2.0,
     "READ_TIMEOUT": 5.0,
-    "MAX_ATTEMPTS": 3,
+    "MAX_ATTEMPTS": 3,  # in all, the first attempt included
+    "REQUEST_DEADLINE": 4.0,  # seconds of DynamoDB time a request may spend (0: no deadline)
     "MAX_POOL_CONNECTIONS": 50,
     "BATCH_MAX_ATTEMPTS": 8,
     "BATCH_BASE_DELAY": 0.05,

@@ -7,10 +7,12 @@ library performs I/O through :func:`call`.
 from __future__ import annotations
 
 import contextlib
+import random
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from typing import Any
 
 import boto3
@@ -75,16 +77,27 @@ def _settings_key() -> tuple:
             "READ_TIMEOUT",
             "MAX_ATTEMPTS",
             "MAX_POOL_CONNECTIONS",
+            "REQUEST_DEADLINE",
         )
     )
 
 
+def attempt_timeouts(connect: float, read: float, attempts: int, deadline: float) -> tuple[float, float]:
+    """Return (connect, read) timeouts of one attempt: the settings, capped so the attempts fit the deadline."""
+    if deadline and attempts:
+        share = float(deadline) / int(attempts)
+        return min(float(connect), share), min(float(read), share)
+    return float(connect), float(read)
+
+
 def _build_client(key: tuple) -> Any:
-    (endpoint, region, key_id, secret, token, connect_timeout, read_timeout, max_attempts, pool) = key
+    (endpoint, region, key_id, secret, token, connect_timeout, read_timeout, max_attempts, pool, deadline) = key
+    connect, read = attempt_timeouts(connect_timeout, read_timeout, max_attempts, deadline)
     config = botocore.config.Config(
-        retries={"mode": "standard", "max_attempts": int(max_attempts)},
-        connect_timeout=float(connect_timeout),
-        read_timeout=float(read_timeout),
+        # The library retries itself (call()): only it knows whether a write may be repeated.
+        retries={"mode": "standard", "total_max_attempts": 1},
+        connect_timeout=connect,
+        read_timeout=read,
         max_pool_connections=int(pool),
     )
     return _session().client(
@@ -164,13 +177,111 @@ def _table_of(params: dict) -> str | None:
     return None
 
 
-def call(operation: str, **params: Any) -> dict:
-    """Run one DynamoDB API call, record it, and translate its errors."""
+# Operations a retry can never apply twice (reads, puts and deletes of a whole item, table admin).
+_IDEMPOTENT = frozenset(
+    {
+        "GetItem",
+        "BatchGetItem",
+        "Query",
+        "Scan",
+        "TransactGetItems",
+        "PutItem",
+        "DeleteItem",
+        "BatchWriteItem",
+        "DescribeTable",
+        "ListTables",
+        "CreateTable",
+        "UpdateTable",
+        "DeleteTable",
+        "DescribeTimeToLive",
+        "UpdateTimeToLive",
+    }
+)
+_deadline: ContextVar[float | None] = ContextVar("dynamo_backend_deadline", default=None)
+sleep: Callable[[float], None] = time.sleep  # tests replace it
+clock: Callable[[], float] = time.monotonic
+
+
+@contextlib.contextmanager
+def deadline(seconds: float | None) -> Iterator[None]:
+    """Bound the DynamoDB time of the block: once spent, calls raise DeadlineExceeded (nested: the sooner wins)."""
+    if not seconds:
+        yield
+        return
+    ends = clock() + float(seconds)
+    outer = _deadline.get()
+    token = _deadline.set(ends if outer is None else min(outer, ends))
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def remaining() -> float | None:
+    """Return the seconds left before this context's deadline, or None without one."""
+    ends = _deadline.get()
+    return None if ends is None else ends - clock()
+
+
+def _backoff(attempt: int) -> float:
+    # Full jitter: spreads the retries of many throttled clients apart.
+    return min(1.0, 0.025 * 2**attempt) * random.random()
+
+
+def _is_idempotent(operation: str, params: dict) -> bool:
+    if operation == "TransactWriteItems":
+        return "ClientRequestToken" in params  # DynamoDB applies a token's transaction once (10 minutes)
+    return operation in _IDEMPOTENT
+
+
+def call(operation: str, *, idempotent: bool | None = None, **params: Any) -> dict:
+    """Run one DynamoDB API call, record it, translate its errors, and retry what may be retried.
+
+    Throttling and refused connections are retried whatever the call (nothing
+    was applied). A timeout or a 5xx leaves the outcome unknown: only an
+    ``idempotent`` call (by default: reads, puts, deletes, transactions with a
+    ClientRequestToken) is retried then; an UpdateItem is not unless the caller
+    says it is, so a counter is never incremented twice. ``MAX_ATTEMPTS`` is
+    the total number of attempts; a deadline (see :func:`deadline`) ends the
+    retries early with DeadlineExceeded.
+    """
     method = _method_names.get(operation)
     if method is None:
         method = _method_names[operation] = _SNAKE.sub("_", operation).lower()
     if operation in _CAPACITY_OPS and "ReturnConsumedCapacity" not in params:
         params["ReturnConsumedCapacity"] = "TOTAL"
+    repeatable = _is_idempotent(operation, params) if idempotent is None else idempotent
+    attempts = max(1, int(get_setting("MAX_ATTEMPTS")))
+    for attempt in range(attempts):
+        _check_deadline(operation, attempt)
+        try:
+            return _attempt(operation, method, params)
+        except exc.DynamoBackendError as error:
+            retry = attempt + 1 < attempts and (not error.maybe_applied or repeatable) and _retryable(error)
+            if not retry:
+                raise
+            pause = _backoff(attempt)
+            left = remaining()
+            if left is not None and left <= pause:
+                raise exc.DeadlineExceeded(
+                    f"{operation}: the request's DynamoDB deadline ran out after {error}"
+                ) from error
+            sleep(pause)
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+def _retryable(error: exc.DynamoBackendError) -> bool:
+    return isinstance(error, exc.Throttled | exc.ServiceUnavailable) and not isinstance(error, exc.DeadlineExceeded)
+
+
+def _check_deadline(operation: str, attempt: int) -> None:
+    left = remaining()
+    if left is not None and left <= 0:
+        what = "before it was sent" if attempt == 0 else f"after {attempt} attempt(s)"
+        raise exc.DeadlineExceeded(f"{operation}: the request's DynamoDB deadline ran out {what}")
+
+
+def _attempt(operation: str, method: str, params: dict) -> dict:
     client = get_client()
     started = time.perf_counter()
     response: dict | None = None
@@ -186,49 +297,57 @@ def call(operation: str, **params: Any) -> dict:
         stats.record_call(operation, _table_of(params), time.perf_counter() - started, capacity)
 
 
+_AUTH_CODES = frozenset(
+    {
+        "UnrecognizedClientException",
+        "InvalidSignatureException",
+        "MissingAuthenticationTokenException",
+        "AccessDeniedException",
+    }
+)
+_BY_CODE: dict[str, type[exc.DynamoBackendError]] = {
+    "ConditionalCheckFailedException": exc.ConditionalCheckFailed,
+    "ResourceNotFoundException": exc.TableDoesNotExist,
+    "ValidationException": exc.RequestValidationError,
+    **{code: exc.Throttled for code in _THROTTLE_CODES},
+    **{code: exc.ConfigurationError for code in _AUTH_CODES},
+}
+
+
+def _translate_client_error(error: botocore.exceptions.ClientError, where: str) -> exc.DynamoBackendError:
+    info = error.response.get("Error", {})
+    code = info.get("Code", "")
+    message = f"{where}{code}: {info.get('Message', '')}"
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+    if code == "TransactionCanceledException":
+        reasons = error.response.get("CancellationReasons") or []
+        return exc.TransactionCanceled(message, code=code, reasons=reasons)
+    if code in _BY_CODE:
+        return _BY_CODE[code](message, code=code)
+    if code in _UNAVAILABLE_CODES or status >= 500:
+        # DynamoDB's own words: the request may or may not have been applied.
+        return exc.ServiceUnavailable(message, code=code or str(status), maybe_applied=True)
+    return exc.DynamoBackendError(message, code=code or None)
+
+
 def translate_error(error: Exception, operation: str = "") -> exc.DynamoBackendError:
     """Map a botocore error to the library's exception tree, keeping the AWS code."""
     where = f"{operation}: " if operation else ""
     if isinstance(error, botocore.exceptions.ClientError):
-        info = error.response.get("Error", {})
-        code = info.get("Code", "")
-        message = f"{where}{code}: {info.get('Message', '')}"
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
-        if code == "ConditionalCheckFailedException":
-            return exc.ConditionalCheckFailed(message, code=code)
-        if code in _THROTTLE_CODES:
-            return exc.Throttled(message, code=code)
-        if code == "ResourceNotFoundException":
-            return exc.TableDoesNotExist(message, code=code)
-        if code == "ValidationException":
-            return exc.RequestValidationError(message, code=code)
-        if code == "TransactionCanceledException":
-            reasons = error.response.get("CancellationReasons") or []
-            return exc.TransactionCanceled(message, code=code, reasons=reasons)
-        if code in _UNAVAILABLE_CODES or status >= 500:
-            return exc.ServiceUnavailable(message, code=code or str(status))
-        if code in (
-            "UnrecognizedClientException",
-            "InvalidSignatureException",
-            "MissingAuthenticationTokenException",
-            "AccessDeniedException",
-        ):
-            return exc.ConfigurationError(message, code=code)
-        return exc.DynamoBackendError(message, code=code or None)
+        return _translate_client_error(error, where)
     if isinstance(error, botocore.exceptions.NoCredentialsError):
         return exc.ConfigurationError(
             f"{where}no AWS credentials found: set DYNAMO_BACKEND['AWS_ACCESS_KEY_ID'] or the AWS credential chain",
             code="NoCredentials",
         )
-    if isinstance(
-        error,
-        (
-            botocore.exceptions.EndpointConnectionError,
-            botocore.exceptions.ConnectionError,
-            botocore.exceptions.ReadTimeoutError,
-            botocore.exceptions.ConnectTimeoutError,
-            botocore.exceptions.HTTPClientError,
-        ),
-    ):
+    if isinstance(error, botocore.exceptions.EndpointConnectionError | botocore.exceptions.ConnectTimeoutError):
+        # Never connected: nothing was sent, so nothing was applied.
         return exc.ServiceUnavailable(f"{where}DynamoDB unreachable: {error}", code=type(error).__name__)
+    if isinstance(error, botocore.exceptions.ConnectionError | botocore.exceptions.HTTPClientError):
+        # Sent, then the answer was lost (read timeout, connection reset): the outcome is unknown.
+        return exc.ServiceUnavailable(
+            f"{where}DynamoDB did not answer: {error}", code=type(error).__name__, maybe_applied=True
+        )
+    if isinstance(error, botocore.exceptions.ParamValidationError):
+        return exc.RequestValidationError(f"{where}{error}", code="ParamValidationError")
     return exc.DynamoBackendError(f"{where}{error}", code=type(error).__name__)

@@ -6,17 +6,24 @@ from typing import Any
 
 from django.core import exceptions as django_exceptions
 from django.db import NotSupportedError as DjangoNotSupportedError
+from django.db.models import ProtectedError as DjangoProtectedError
 
 
 class DynamoBackendError(Exception):
-    """Base class of every error raised by dynamo_backend."""
+    """Base class of every error raised by dynamo_backend.
+
+    ``maybe_applied``: the request reached DynamoDB and its answer was lost
+    (a timeout, a 5xx), so a write may or may not have taken effect.
+    """
 
     code: str | None = None
+    maybe_applied: bool = False
 
-    def __init__(self, message: str = "", *, code: str | None = None) -> None:
+    def __init__(self, message: str = "", *, code: str | None = None, maybe_applied: bool = False) -> None:
         super().__init__(message)
         if code is not None:
             self.code = code
+        self.maybe_applied = maybe_applied
 
 
 class ConfigurationError(DynamoBackendError, django_exceptions.ImproperlyConfigured):
@@ -96,6 +103,30 @@ class ServiceUnavailable(DynamoBackendError):
     """DynamoDB could not be reached or answered with a server error."""
 
 
+class DeadlineExceeded(ServiceUnavailable):
+    """The request's DynamoDB deadline (REQUEST_DEADLINE) ran out; no further call was made."""
+
+    code = "DeadlineExceeded"
+
+
+class ProtectedError(DynamoBackendError, DjangoProtectedError):
+    """A delete refused because items still reference the item (on_delete=PROTECT), as Django's ProtectedError."""
+
+    def __init__(self, message: str, protected_objects: Any = ()) -> None:
+        DynamoBackendError.__init__(self, message)
+        self.protected_objects = protected_objects
+        self.args = (message, protected_objects)
+
+
+class RelatedObjectMissing(DynamoBackendError):
+    """A write names a referenced item (``references=``) that does not exist or is being deleted."""
+
+    def __init__(self, message: str = "", *, field: str = "", value: Any = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.value = value
+
+
 class TransactionCanceled(DynamoBackendError):
     """A TransactWriteItems call was cancelled; ``reasons`` lists why per action."""
 
@@ -141,6 +172,9 @@ __all__ = [
     "TableDoesNotExist",
     "RequestValidationError",
     "ServiceUnavailable",
+    "DeadlineExceeded",
+    "ProtectedError",
+    "RelatedObjectMissing",
     "TransactionCanceled",
     "BatchError",
     "BatchGetError",

@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponseBase
 
-from . import cache, stats
+from . import cache, connection, stats
+from .conf import get_setting
 
 __all__ = ["DynamoRequestMiddleware", "server_timing"]
 
@@ -26,7 +27,7 @@ class DynamoRequestMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        with cache.scope(), stats.count_calls() as log:
+        with cache.scope(), stats.count_calls() as log, connection.deadline(get_setting("REQUEST_DEADLINE")):
             response = self.get_response(request)
         # A streaming body runs after this point, outside the scope: the header
         # counts the work done before the response was handed back.

@@ -75,10 +75,11 @@ def backend_settings(endpoint_url: str | None, prefix: str, **extra: Any) -> dic
         "TABLE_PREFIX": prefix,
         "BATCH_BASE_DELAY": 0.001,
         "BATCH_MAX_DELAY": 0.05,
-        # Generous: an emulator on a loaded CI box can be slow, and a timed-out
-        # UpdateItem that botocore retries would apply an F() increment twice.
+        # Generous: an emulator on a loaded CI box can be slow. No request deadline
+        # (it would cap each attempt's timeouts); the tests about deadlines set one.
         "CONNECT_TIMEOUT": 5,
         "READ_TIMEOUT": 30,
+        "REQUEST_DEADLINE": 0,
         **extra,
     }
 

@@ -65,13 +65,33 @@ def test_endpoint_and_region_fall_back_to_the_aws_variables(monkeypatch):
     reset_library()
 
 
-def test_client_uses_standard_retries_and_the_configured_timeouts():
-    settings = {**backend_settings("http://127.0.0.1:4999", "t_"), "CONNECT_TIMEOUT": 1.5, "READ_TIMEOUT": 3}
+def test_client_leaves_retries_to_the_library_and_uses_the_configured_timeouts():
+    settings = {
+        **backend_settings("http://127.0.0.1:4999", "t_"),
+        "CONNECT_TIMEOUT": 1.5,
+        "READ_TIMEOUT": 3,
+        "REQUEST_DEADLINE": 0,
+    }
     with override_settings(DYNAMO_BACKEND=settings):
         reset_library()
         config = connection.get_client().meta.config
-        assert config.retries["mode"] == "standard"
+        assert config.retries["total_max_attempts"] == 1  # connection.call() decides what is retried
         assert config.connect_timeout == 1.5 and config.read_timeout == 3
+    reset_library()
+
+
+def test_each_attempts_timeouts_fit_the_request_deadline():
+    settings = {
+        **backend_settings("http://127.0.0.1:4999", "t_"),
+        "CONNECT_TIMEOUT": 2,
+        "READ_TIMEOUT": 5,
+        "REQUEST_DEADLINE": 3,
+        "MAX_ATTEMPTS": 3,
+    }
+    with override_settings(DYNAMO_BACKEND=settings):
+        reset_library()
+        config = connection.get_client().meta.config
+        assert config.connect_timeout == 1 and config.read_timeout == 1
     reset_library()
 
 
