@@ -1,5 +1,7 @@
 """dynamo_backend: a Django-style model layer on Amazon DynamoDB."""
 
+from django.db.models import CASCADE, DO_NOTHING, PROTECT, SET_NULL
+
 from .exceptions import (
     BatchError,
     BatchGetError,
@@ -46,6 +48,10 @@ from .options import Index
 from .query import DynamoQuerySet, Page
 
 __all__ = [
+    "CASCADE",
+    "PROTECT",
+    "SET_NULL",
+    "DO_NOTHING",
     "DynamoModel",
     "DynamoManager",
     "DynamoQuerySet",

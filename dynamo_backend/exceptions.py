@@ -113,9 +113,8 @@ class ProtectedError(DynamoBackendError, DjangoProtectedError):
     """A delete refused because items still reference the item (on_delete=PROTECT), as Django's ProtectedError."""
 
     def __init__(self, message: str, protected_objects: Any = ()) -> None:
-        DynamoBackendError.__init__(self, message)
-        self.protected_objects = protected_objects
-        self.args = (message, protected_objects)
+        DjangoProtectedError.__init__(self, message, protected_objects)
+        self.maybe_applied = False
 
 
 class RelatedObjectMissing(DynamoBackendError):

@@ -23,12 +23,13 @@ __all__ = ["DynamoModel", "ModelBase", "ModelState"]
 class ModelState:
     """Per-instance bookkeeping: new or loaded, the stored item for change tracking, deferred fields."""
 
-    __slots__ = ("adding", "stored", "deferred")
+    __slots__ = ("adding", "stored", "deferred", "dirty")
 
     def __init__(self, adding: bool = True, stored: dict | None = None, deferred: frozenset = frozenset()) -> None:
         self.adding = adding
         self.stored = stored or {}
         self.deferred = deferred
+        self.dirty: set[str] = set()  # fields assigned since the item was loaded or saved
 
 
 class ModelBase(type):
@@ -141,6 +142,12 @@ class DynamoModel(metaclass=ModelBase):
         obj.__dict__ = values
         return obj
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # A field assigned is written by the next save(), even if it equals the (maybe cached) loaded value.
+        if name in self._meta.fields and "_state" in self.__dict__:
+            self._state.dirty.add(name)
+        object.__setattr__(self, name, value)
+
     def __getattr__(self, name: str) -> Any:
         # Only called for attributes missing from __dict__: deferred fields of a partial instance.
         if name.startswith("_") or name not in self._state.deferred:
@@ -163,6 +170,11 @@ class DynamoModel(metaclass=ModelBase):
             av = raw.get(name)
             self.__dict__[name] = None if av is None else fields[name].from_dynamo(av)
         self._state = ModelState(adding=False, stored=raw)
+
+    @classmethod
+    def same_raw(cls, stored: dict, item: dict) -> bool:
+        """Return whether two raw items hold the same field values (DynamoDB normalises numbers, so decode)."""
+        return bool(cls.from_raw(stored).to_dict() == cls.from_raw(item).to_dict())
 
     def to_raw(self) -> dict:
         """Return the raw DynamoDB item for the current values."""

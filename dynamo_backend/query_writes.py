@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db.models import signals
 
-from . import writes
+from . import updates, writes
 from .compiler import UPDATE_VALUES
 from .exceptions import FieldError, ItemAlreadyExists, UniqueConstraintError
 from .expressions import Arith, IfAbsent, Node, Num, Q, fold
@@ -96,7 +96,7 @@ class QuerySetWrites:
         if not kwargs:
             return 0
         meta = self.model._meta
-        changes = writes.clean_changes(self.model, kwargs)
+        changes = updates.clean_changes(self.model, kwargs)
         claimed_fields = {name for constraint in meta.unique_constraints for name in constraint.fields} & set(changes)
         computed = [name for name in claimed_fields if isinstance(changes[name], UPDATE_VALUES)]
         if computed:
@@ -108,14 +108,14 @@ class QuerySetWrites:
         if the_plan.empty:
             return 0
         if the_plan.operation == "GetItem" and the_plan.residual is None and not claimed_fields and the_plan.keys:
-            return int(writes.update_item(self.model, the_plan.keys[0], changes))
+            return int(updates.update_item(self.model, the_plan.keys[0], changes))
         condition = fold(Node(Q.AND, False, list(self._where))) if self._where else None
         done = 0
         for obj in list(self._stream(the_plan)):
             if claimed_fields:
-                done += writes.update_unique_item(obj, changes, condition)
+                done += updates.update_unique_item(obj, changes, condition)
             else:
-                done += writes.update_item(self.model, obj.pk, changes, condition, known=obj.__dict__)
+                done += updates.update_item(self.model, obj.pk, changes, condition, known=obj.__dict__)
         return done
 
     def delete(self) -> tuple[int, dict[str, int]]:

@@ -37,7 +37,7 @@ class RelatedDescriptor:
 
     def __set__(self, instance: Any, value: Any) -> None:
         field_name, _ = type(instance)._meta.references[self.relation]
-        instance.__dict__[field_name] = value.pk if value is not None else None
+        setattr(instance, field_name, value.pk if value is not None else None)
         instance.__dict__[self.cache_name] = value
 
 

@@ -6,9 +6,9 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from . import connection, loading, unique, writes
+from . import integrity, loading, unique, updates, writes
 from .compiler import Builder
-from .exceptions import FieldError
+from .exceptions import FieldError, NotSupported
 from .expressions import Q, resolve
 
 MAX_ACTIONS = 100
@@ -41,6 +41,9 @@ class TransactionWriter:
             claim = unique.claim_item(label, value, obj.pk)
             put = {"Put": {"TableName": meta.unique_table_name, "Item": claim, **new_item}}
             self._add(meta.unique_table_name, claim["pk"]["S"], put)
+        for relation, parent_pk in integrity.guards_of(model, item):
+            # The parent must exist and not be deleting; its child count moves with the child.
+            self._add(relation.parent._meta.table_name, parent_pk, integrity.parent_update(relation, parent_pk, 1))
 
         def done() -> None:
             obj._set_stored(item)
@@ -53,15 +56,30 @@ class TransactionWriter:
         """Update one item (F() allowed); it must exist and satisfy ``condition``."""
         if any(name in constraint.fields for constraint in model._meta.unique_constraints for name in changes):
             raise FieldError("Unique fields cannot be changed inside a transaction; use save()")
-        cleaned = writes.clean_changes(model, changes)
+        if {r.field for r in integrity.outgoing(model)} & changes.keys():
+            raise NotSupported("A guarded reference (on_delete) cannot move inside a transaction; use save()")
+        cleaned = updates.clean_changes(model, changes)
         node = resolve(model, condition) if condition is not None else None
-        self._add(model._meta.table_name, pk, {"Update": writes.update_request(model, pk, cleaned, node)})
+        self._add(model._meta.table_name, pk, {"Update": updates.update_request(model, pk, cleaned, node)})
         self._after.append(lambda: writes.written(model, None, pk, self._mark))
 
     def delete(self, obj: Any) -> None:
-        """Delete obj and its unique claims."""
+        """Delete obj and its unique claims (and uncount it in the parents it references)."""
         model, meta = type(obj), obj._meta
-        self._add(meta.table_name, obj.pk, {"Delete": {"TableName": meta.table_name, "Key": meta.key(obj.pk)}})
+        if integrity.incoming(model):
+            raise NotSupported(
+                f"{model.__name__} is referenced with on_delete: delete it with .delete(), which handles its children"
+            )
+        item = obj.to_raw()
+        builder = Builder()
+        conditions = integrity.reference_conditions(model, item, builder)
+        delete: dict = {"TableName": meta.table_name, "Key": meta.key(obj.pk)}
+        if conditions:
+            delete.update(ConditionExpression=" AND ".join(conditions), **builder.params())
+        self._add(meta.table_name, obj.pk, {"Delete": delete})
+        for relation, parent_pk in integrity.guards_of(model, item):
+            update = integrity.parent_update(relation, parent_pk, -1)
+            self._add(relation.parent._meta.table_name, parent_pk, update)
         owned = {
             "ConditionExpression": "#owner = :owner",
             "ExpressionAttributeNames": {"#owner": "owner"},
@@ -77,7 +95,7 @@ class TransactionWriter:
         """Require that an item exists (and matches ``condition``) without writing it."""
         builder = Builder()
         node = resolve(model, condition) if condition is not None else None
-        text = writes.condition_text(model, node, builder)
+        text = updates.condition_text(model, node, builder)
         self._add(
             model._meta.table_name,
             pk,
@@ -96,7 +114,7 @@ class TransactionWriter:
         if not self.actions:
             return
         self._mark = loading.write_mark()
-        connection.call("TransactWriteItems", TransactItems=self.actions)  # TransactionCanceled propagates
+        integrity.transact(self.actions)  # once, even if retried; TransactionCanceled propagates
         for callback in self._after:
             callback()
         self.actions, self._after, self._keys = [], [], set()

@@ -50,19 +50,21 @@ def claim_item(label: str, value: str, owner: str, now: int | None = None) -> di
     return {**claim_key(label, value), "owner": {"S": owner}, "claimed_at": {"N": str(stamp)}}
 
 
-def _put_claim(table: str, item: dict, condition: str, values: dict) -> bool:
+def _put_claim(table: str, item: dict, condition: str, values: dict) -> dict | None:
+    """Put the claim if the condition holds; return the claim it replaced ({} if none), or None if refused."""
     try:
-        connection.call(
+        response = connection.call(
             "PutItem",
             TableName=table,
             Item=item,
             ConditionExpression=condition,
             ExpressionAttributeNames={"#pk": "pk", "#owner": "owner"},
             ExpressionAttributeValues=values,
+            ReturnValues="ALL_OLD",
         )
     except ConditionalCheckFailed:
-        return False
-    return True
+        return None
+    return response.get("Attributes") or {}
 
 
 def _is_stale(model: Any, label: str, value: str, current: dict, now: int) -> bool:
@@ -79,20 +81,25 @@ def _is_stale(model: Any, label: str, value: str, current: dict, now: int) -> bo
     return constraint.claim(owner_item) != (label, value)
 
 
-def claim(model: Any, label: str, value: str, owner: str) -> None:
-    """Take the claim on a constraint's value (label "field" or "a,b"), or raise UniqueConstraintError."""
+def claim(model: Any, label: str, value: str, owner: str) -> bool:
+    """Take the claim on a constraint's value (label "field" or "a,b"), or raise UniqueConstraintError.
+
+    Returns True when the claim is newly taken, False when owner already held it
+    (so a caller that fails later releases only what it took).
+    """
     table = model._meta.unique_table_name
     now = int(time.time())
     item = claim_item(label, value, owner, now)
     mine = "attribute_not_exists(#pk) OR #owner = :owner"
-    if _put_claim(table, item, mine, {":owner": {"S": owner}}):
-        return
+    replaced = _put_claim(table, item, mine, {":owner": {"S": owner}})
+    if replaced is not None:
+        return not replaced
     # Taken: take it over only if the claim is stale (its owner never wrote or moved on).
     current = connection.call("GetItem", TableName=table, Key=claim_key(label, value), ConsistentRead=True).get("Item")
     if current is not None and _is_stale(model, label, value, current, now):
         holder = {":holder": current["owner"]}
-        if _put_claim(table, item, "attribute_exists(#pk) AND #owner = :holder", holder):
-            return
+        if _put_claim(table, item, "attribute_exists(#pk) AND #owner = :holder", holder) is not None:
+            return True
     raise UniqueConstraintError(
         f"{model.__name__} with {label}={value!r} already exists", field=label, value=value, model=model
     )
@@ -134,11 +141,12 @@ def claim_new_values(model: Any, owner: str, item: dict, previous: dict) -> Clai
         if (label, value) in held:
             continue
         try:
-            claim(model, label, value, owner)
+            taken = claim(model, label, value, owner)
         except Exception:
             release_all(model, claimed, owner)
             raise
-        claimed.append((label, value))
+        if taken:
+            claimed.append((label, value))
     return claimed
 
 

@@ -9,46 +9,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import batch, connection, loading, unique
-from .codec import MAX_ITEM_BYTES, FieldValueError, item_size
-from .compiler import UPDATE_VALUES, Builder, compile_node, compile_update
-from .exceptions import ConditionalCheckFailed, FieldError, ItemAlreadyExists, ValidationError, VersionConflict
-from .expressions import Node, matches, required_attributes, resolve_update
+from . import batch, connection, integrity, loading, unique
+from .codec import MAX_ITEM_BYTES, item_size
+from .compiler import UPDATE_VALUES, Builder, compile_update
+from .exceptions import (
+    ConditionalCheckFailed,
+    DynamoBackendError,
+    FieldError,
+    ItemAlreadyExists,
+    ValidationError,
+    VersionConflict,
+)
 
 __all__ = [
     "after_delete",
     "bulk_delete",
     "bulk_insert",
-    "clean_changes",
     "delete",
     "insert",
     "prepare_insert",
     "update",
-    "update_item",
-    "update_request",
 ]
-
-
-def clean_changes(model: Any, kwargs: dict) -> dict:
-    """Validate update() keyword arguments: known fields, valid expressions (F, Coalesce), clean values."""
-    changes: dict[str, Any] = {}
-    errors: dict[str, list[str]] = {}
-    for name, value in kwargs.items():
-        field = model._meta.fields.get(name)
-        if field is None:
-            raise FieldError(f"{model.__name__} has no field named '{name}'")
-        if name == "pk":
-            raise FieldError("The primary key cannot be updated")
-        if hasattr(value, "resolve_expression"):
-            changes[name] = resolve_update(model, name, value)
-            continue
-        try:
-            changes[name] = field.clean(value)
-        except FieldValueError as error:
-            errors.setdefault(name, []).append(str(error))
-    if errors:
-        raise ValidationError(errors)
-    return changes
 
 
 def written(model: Any, item: dict | None, pk: str, mark: int) -> None:
@@ -92,22 +73,31 @@ def prepare_insert(obj: Any) -> dict:
 
 
 def insert(obj: Any) -> None:
-    """Put a new item, never overwriting one (ItemAlreadyExists), with its unique claims."""
+    """Put a new item, never overwriting one (ItemAlreadyExists), with its unique claims, exactly once.
+
+    When DynamoDB refuses the put because the item exists, or its answer is
+    lost, one consistent read says whether the stored item is this very one
+    (a retry of a write that did land): then it is a success, never a 409.
+    Unique claims are released only when the item is certainly not written.
+    """
     model, meta = type(obj), obj._meta
     item = prepare_insert(obj)
     claimed = unique.claim_new_values(model, obj.pk, item, previous={})
     mark = loading.write_mark()
+    put = {
+        "TableName": meta.table_name,
+        "Item": item,
+        "ConditionExpression": "attribute_not_exists(#pk)",
+        "ExpressionAttributeNames": {"#pk": "pk"},
+    }
     try:
-        connection.call(
-            "PutItem",
-            TableName=meta.table_name,
-            Item=item,
-            ConditionExpression="attribute_not_exists(#pk)",
-            ExpressionAttributeNames={"#pk": "pk"},
-        )
-    except ConditionalCheckFailed as error:
-        unique.release_all(model, claimed, obj.pk)
-        raise ItemAlreadyExists(f"{model.__name__} with pk {obj.pk} already exists", code=error.code) from error
+        if integrity.guards_of(model, item):
+            integrity.put_child(model, item, put)
+        else:
+            connection.call("PutItem", **put)
+    except (ConditionalCheckFailed, DynamoBackendError) as error:
+        if not _landed(obj, item, claimed, error):
+            raise
     except Exception:
         unique.release_all(model, claimed, obj.pk)
         raise
@@ -115,17 +105,45 @@ def insert(obj: Any) -> None:
     written(model, item, obj.pk, mark)
 
 
+def _landed(obj: Any, item: dict, claimed: unique.Claims, error: DynamoBackendError) -> bool:
+    """After a failed put: return True if the item stored under its pk is this one; else clean up and raise."""
+    model = type(obj)
+    if not isinstance(error, ConditionalCheckFailed) and not error.maybe_applied:
+        unique.release_all(model, claimed, obj.pk)  # certainly not written
+        return False
+    try:
+        stored = loading.load_one(model, obj.pk, consistent=True)
+    except DynamoBackendError:
+        return False  # unknown: keep the claims (a stale claim is taken over later) and raise the first error
+    if stored is not None and model.same_raw(stored, item):
+        return True
+    held = set(unique.claims_of(model, stored or {}))
+    unique.release_all(model, [c for c in claimed if c not in held], obj.pk)
+    if isinstance(error, ConditionalCheckFailed):
+        raise ItemAlreadyExists(f"{model.__name__} with pk {obj.pk} already exists", code=error.code) from error
+    return False
+
+
 def _changed_fields(obj: Any, item: dict, update_fields: list[str] | None) -> dict[str, Any]:
+    """Return {field: value} to write.
+
+    With update_fields: every field named, changed or not (as Django). Without:
+    every field assigned since the object was loaded, plus any whose value
+    differs from the loaded item (changed in place); unassigned ones are left
+    alone, so a concurrent counter is not clobbered.
+    """
     meta = obj._meta
     stored = obj._state.stored
+    dirty = obj._state.dirty
     version = meta.version_field
     changes: dict[str, Any] = {}
     for name, field in meta.fields.items():
         if name == "pk" or (version is not None and name == version.name):
             continue
-        if update_fields is not None and name not in update_fields and not getattr(field, "auto_now", False):
-            continue
-        if item.get(name) != stored.get(name):
+        if update_fields is not None:
+            if name in update_fields or getattr(field, "auto_now", False):
+                changes[name] = obj.__dict__.get(name)
+        elif name in dirty or item.get(name) != stored.get(name):
             changes[name] = obj.__dict__.get(name)
     return changes
 
@@ -144,7 +162,7 @@ def _version_condition(obj: Any, builder: Builder, changes: dict) -> list[str]:
 
 
 def update(obj: Any, update_fields: list[str] | None) -> None:
-    """Write the changed fields of a loaded object with one conditional UpdateItem."""
+    """Write a loaded object's changes with one conditional UpdateItem (a transaction when a reference moves)."""
     model, meta = type(obj), obj._meta
     if update_fields is not None:
         unknown = [f for f in update_fields if f not in meta.fields]
@@ -156,14 +174,30 @@ def update(obj: Any, update_fields: list[str] | None) -> None:
     changes = _changed_fields(obj, item, update_fields)
     if not changes and meta.version_field is None:
         return
+    # Claim every value of a changed unique field, even one the (maybe cached) loaded item shows:
+    # claiming is idempotent for its owner, and only newly taken claims are released on failure.
+    unchanged = {name: av for name, av in stored.items() if name not in changes}
+    claimed = unique.claim_new_values(model, obj.pk, _overlay(stored, item, changes), unchanged)
+    moving = {r.field for r in integrity.outgoing(model)} & changes.keys()
+    try:
+        new_item = (_update_moving if moving else _update_in_place)(obj, item, changes)
+    except Exception:
+        unique.release_all(model, claimed, obj.pk)
+        raise
+    unique.release_all(model, unique.replaced_values(model, stored, new_item), obj.pk)
+    obj._refresh_from_item(new_item)
+
+
+def _update_in_place(obj: Any, item: dict, changes: dict) -> dict:
+    model, meta = type(obj), obj._meta
     builder = Builder()
     conditions = [f"attribute_exists({builder.name('pk')})", *_version_condition(obj, builder, changes)]
     expression = compile_update(model, changes, builder).expression
-    claimed = unique.claim_new_values(model, obj.pk, _overlay(stored, item, changes), stored)
     mark = loading.write_mark()
     try:
         response = connection.call(
             "UpdateItem",
+            idempotent=True,  # absolute values: applying twice is applying once
             TableName=meta.table_name,
             Key=meta.key(obj.pk),
             UpdateExpression=expression,
@@ -172,16 +206,68 @@ def update(obj: Any, update_fields: list[str] | None) -> None:
             **builder.params(),
         )
     except ConditionalCheckFailed as error:
-        unique.release_all(model, claimed, obj.pk)
         loading.forget(model, obj.pk)
-        raise _update_refused(obj, error) from error
-    except Exception:
-        unique.release_all(model, claimed, obj.pk)
-        raise
+        current = _current_or_none(model, obj.pk)
+        if current is None or not _applied(model, current, changes):
+            raise _update_refused(obj, error) from error
+        return current  # our own earlier attempt landed (its answer was lost): done, once
     new_item = response.get("Attributes") or item
-    unique.release_all(model, unique.replaced_values(model, stored, new_item), obj.pk)
-    obj._refresh_from_item(new_item)
     written(model, new_item, obj.pk, mark)
+    return new_item
+
+
+def _current_or_none(model: Any, pk: str) -> dict | None:
+    try:
+        return loading.load_one(model, pk, consistent=True)
+    except DynamoBackendError:
+        return None
+
+
+def _applied(model: Any, current: dict, changes: dict) -> bool:
+    """Return whether the stored item already holds every change (a version bump included)."""
+    return all(
+        not isinstance(value, UPDATE_VALUES) and current.get(name) == model._meta.fields[name].to_dynamo(value)
+        for name, value in changes.items()
+    )
+
+
+def with_changes(model: Any, current: dict, changes: dict) -> dict:
+    """Return the item with plain-value changes applied (what an UpdateItem SET/REMOVE makes of it)."""
+    new_item = dict(current)
+    for name, value in changes.items():
+        av = model._meta.fields[name].to_dynamo(value)
+        if av is None:
+            new_item.pop(name, None)
+        else:
+            new_item[name] = av
+    return new_item
+
+
+def _update_moving(obj: Any, item: dict, changes: dict) -> dict:
+    """An update that points a guarded reference elsewhere: read the item consistently, move both counts."""
+    model, meta = type(obj), obj._meta
+    current = loading.load_one(model, obj.pk, consistent=True)
+    if current is None:
+        raise model.DoesNotExist(f"{model.__name__} {obj.pk} no longer exists; nothing was written")
+    builder = Builder()
+    conditions = [f"attribute_exists({builder.name('pk')})", *_version_condition(obj, builder, changes)]
+    conditions += integrity.reference_conditions(model, current, builder)
+    request = {
+        "TableName": meta.table_name,
+        "Key": meta.key(obj.pk),
+        "UpdateExpression": compile_update(model, changes, builder).expression,
+        "ConditionExpression": " AND ".join(conditions),
+        **builder.params(),
+    }
+    new_item = with_changes(model, current, changes)
+    try:
+        integrity.move_child(model, obj.pk, request, current, new_item)
+    except ConditionalCheckFailed as error:
+        raise _update_refused(obj, error) from error
+    finally:
+        loading.forget(model, obj.pk)  # a transaction returns no item: the next read fetches it
+    loading.table_written(model)
+    return new_item
 
 
 def _update_refused(obj: Any, error: ConditionalCheckFailed) -> Exception:
@@ -206,103 +292,18 @@ def _overlay(stored: dict, item: dict, changes: dict) -> dict:
     return new_item
 
 
-def condition_text(model: Any, condition: Node | None, builder: Builder) -> str:
-    """Return "the item exists" AND the condition, compiled with builder's placeholders."""
-    text = f"attribute_exists({builder.name('pk')})"
-    extra = compile_node(condition, builder) if condition is not None else ""
-    return f"{text} AND ({extra})" if extra else text
-
-
-def update_request(
-    model: Any, pk: str, changes: dict, condition: Node | None = None, absent: frozenset[str] = frozenset()
-) -> dict:
-    """Return the UpdateItem parameters applying cleaned changes to an existing item matching condition.
-
-    Expressions are conditioned on their operands being present (or, for the
-    names in ``absent``, absent), so a NULL operand can never be read as 0.
-    """
-    builder = Builder()
-    update = compile_update(model, changes, builder, absent)
-    conditions = [condition_text(model, condition, builder), *update.condition(builder)]
-    return {
-        "TableName": model._meta.table_name,
-        "Key": model._meta.key(pk),
-        "UpdateExpression": update.expression,
-        "ConditionExpression": " AND ".join(conditions),
-        **builder.params(),
-    }
-
-
-# Re-reads after a refused expression update before giving up (the operands kept changing).
-_EXPRESSION_ATTEMPTS = 5
-
-
-def _operands(changes: dict) -> set[str]:
-    refs: set[str] = set()
-    for value in changes.values():
-        if isinstance(value, UPDATE_VALUES):
-            refs |= required_attributes(value)
-    return refs
-
-
-def update_item(
-    model: Any, pk: str, changes: dict, condition: Node | None = None, *, known: dict | None = None
-) -> bool:
-    """Apply cleaned changes to one item if it exists (and matches condition); return whether it did.
-
-    ``known`` (the item's values as last read) guesses which F() operands are
-    NULL. When DynamoDB refuses the condition, one consistent read says whether
-    the item is gone, no longer matches, or had other operands NULL (then the
-    update is retried with that knowledge), as Django's NULL + 1 = NULL needs.
-    """
-    operands = _operands(changes)
-    absent = frozenset(name for name in operands if known is not None and known.get(name) is None)
-    for _attempt in range(_EXPRESSION_ATTEMPTS):
-        mark = loading.write_mark()
-        try:
-            request = update_request(model, pk, changes, condition, absent)
-            response = connection.call("UpdateItem", ReturnValues="ALL_NEW", **request)
-        except ConditionalCheckFailed:
-            # Nothing was written: drop what we knew of the item, keep the table's queries.
-            loading.forget(model, pk)
-            if not operands:
-                return False
-            current = loading.load_one(model, pk, consistent=True)
-            if current is None:
-                return False
-            values = model.from_raw(current).__dict__
-            if condition is not None and not matches(condition, values):
-                return False
-            absent = frozenset(name for name in operands if values.get(name) is None)
-            continue
-        written(model, response.get("Attributes"), pk, mark)
-        return True
-    raise ConditionalCheckFailed(f"{model.__name__} {pk}: the operands of the update kept changing; not written")
-
-
-def update_unique_item(obj: Any, changes: dict, condition: Node | None) -> bool:
-    """update_item() for changes to unique constraint fields: claim new values, release replaced ones."""
-    model, stored = type(obj), obj._state.stored
-    new_item = dict(stored)
-    for name, value in changes.items():
-        av = obj._meta.fields[name].to_dynamo(value) if not isinstance(value, UPDATE_VALUES) else None
-        if av is None:
-            new_item.pop(name, None)
-        else:
-            new_item[name] = av
-    claims = unique.claim_new_values(model, obj.pk, new_item, stored)
-    if not update_item(model, obj.pk, changes, condition, known=obj.__dict__):
-        unique.release_all(model, claims, obj.pk)
-        return False
-    unique.release_all(model, unique.replaced_values(model, stored, new_item), obj.pk)
-    return True
-
-
 def delete(obj: Any) -> int:
-    """Delete the item (conditional on its version, if any); return 1 if it existed, else 0."""
+    """Delete the item (conditional on its version, if any); return 1 if it existed, else 0.
+
+    A model referenced by guarded relations (on_delete) or holding one deletes
+    through integrity.py: PROTECT refuses, CASCADE / SET_NULL handle the
+    children first, and the counts move in the same atomic step.
+    """
     model, meta = type(obj), obj._meta
     if obj.pk is None:
         raise ValueError(f"{model.__name__} has no pk; it cannot be deleted")
+    if integrity.outgoing(model) or integrity.incoming(model):
+        return _delete_guarded(obj)
     params: dict = {"TableName": meta.table_name, "Key": meta.key(obj.pk), "ReturnValues": "ALL_OLD"}
     version = meta.version_field
     if version is not None and obj.__dict__.get(version.name) is not None:
@@ -318,6 +319,46 @@ def delete(obj: Any) -> int:
     old = response.get("Attributes")
     after_delete(model, obj.pk, old)
     return 1 if old else 0
+
+
+# Reads and tries before giving up when a guarded item keeps changing under a write.
+ATTEMPTS = 5
+
+
+def _delete_guarded(obj: Any) -> int:
+    model, meta = type(obj), obj._meta
+    version = meta.version_field
+    for _attempt in range(ATTEMPTS):
+        current = loading.load_one(model, obj.pk, consistent=True)
+        loaded = obj.__dict__.get(version.name) if version is not None else None
+        if (
+            current is not None
+            and version is not None
+            and loaded is not None
+            and (current.get(version.name) != version.to_dynamo(loaded))
+        ):
+            raise VersionConflict(f"{model.__name__} {obj.pk} changed since it was loaded; not deleted")
+        current = integrity.prepare_parent_delete(obj, current)
+        if current is None:
+            after_delete(model, obj.pk, None)
+            return 0
+        builder = Builder()
+        conditions = [f"attribute_exists({builder.name('pk')})"]
+        conditions += integrity.reference_conditions(model, current, builder)
+        conditions += integrity.counts_zero_conditions(model, builder)
+        request = {
+            "TableName": meta.table_name,
+            "Key": meta.key(obj.pk),
+            "ConditionExpression": " AND ".join(conditions),
+            **builder.params(),
+        }
+        try:
+            integrity.delete_item(model, obj.pk, current, request)
+        except ConditionalCheckFailed:
+            continue  # a reference moved or a child was added since the read: look again
+        after_delete(model, obj.pk, current)
+        return 1
+    raise ConditionalCheckFailed(f"{model.__name__} {obj.pk}: the item kept changing; not deleted")
 
 
 def after_delete(model: Any, pk: str, old: dict | None) -> None:
@@ -354,6 +395,12 @@ def bulk_insert(model: Any, objs: list, batch_size: int | None = None) -> list:
     if not objs:
         return objs
     items = _validate_all(model, objs)
+    if integrity.outgoing(model):
+        # Each item's parents must be checked with it, atomically: item by item.
+        for obj in objs:
+            obj._state.adding = True
+            insert(obj)
+        return objs
     claimed: list[tuple[Any, unique.Claims]] = []
     try:
         for obj, item in zip(objs, items, strict=True):
@@ -375,6 +422,8 @@ def bulk_delete(model: Any, objs: list) -> int:
     """Delete loaded objects with BatchWriteItem (25 a call) and release their claims."""
     if not objs:
         return 0
+    if integrity.outgoing(model) or integrity.incoming(model):
+        return sum(delete(obj) for obj in objs)
     batch.batch_write(model._meta.table_name, delete_pks=[o.pk for o in objs])
     for obj in objs:
         after_delete(model, obj.pk, obj._state.stored)

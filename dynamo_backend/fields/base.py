@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.core import exceptions as django_exceptions
+from django.db.models import CASCADE, DO_NOTHING, PROTECT, SET_NULL
 
 from ..codec import FieldValueError, av_to_python
 from ..exceptions import FieldError
@@ -14,6 +15,19 @@ NOT_PROVIDED = object()
 
 
 NOT_PROVIDED = object()
+
+
+def _check_on_delete(on_delete: Any, references: Any, nullable: bool) -> Any:
+    """Return Django's on_delete handler for a reference (DO_NOTHING when not given), or raise."""
+    if on_delete is None:
+        return DO_NOTHING
+    if references is None:
+        raise TypeError("on_delete= needs references= (it says what happens when the referenced item is deleted)")
+    if on_delete not in (CASCADE, PROTECT, SET_NULL, DO_NOTHING):
+        raise TypeError(f"on_delete must be CASCADE, PROTECT, SET_NULL or DO_NOTHING, got {on_delete!r}")
+    if on_delete is SET_NULL and not nullable:
+        raise TypeError("on_delete=SET_NULL needs nullable=True")
+    return on_delete
 
 
 def _normalise_choices(choices: Iterable[Any] | None) -> tuple | None:
@@ -56,6 +70,7 @@ class Field:
         unique: bool = False,
         references: Any = None,
         related_name: str | None = None,
+        on_delete: Any = None,
         primary_key: bool = False,
         choices: Iterable[Any] | None = None,
         validators: Iterable[Callable[[Any], None]] = (),
@@ -67,6 +82,7 @@ class Field:
         self.unique = unique
         self.references = references
         self.related_name = related_name
+        self.on_delete = _check_on_delete(on_delete, references, nullable)
         self.primary_key = primary_key
         self.choices = _normalise_choices(choices)
         self.validators = list(validators)

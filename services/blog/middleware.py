@@ -9,6 +9,8 @@ exception                                              HTTP  code
 errors.ApiError (and subclasses)                       own   own
 django RequestDataTooBig                               413   payload_too_large
 ValidationError (library's or Django's)                400   validation_error
+RelatedObjectMissing (a references= target is gone)   400   validation_error
+ProtectedError (on_delete=PROTECT children remain)     409   conflict
 ObjectDoesNotExist, Http404                            404   not_found
 UniqueConstraintError / ItemAlreadyExists /
 VersionConflict / other ConditionalCheckFailed         409   conflict
@@ -68,6 +70,11 @@ def exception_to_response(request, exc: BaseException) -> JsonResponse | None:
         fields = _validation_fields(exc)
         message = "Invalid input." if fields else "; ".join(exc.messages) or "Invalid input."
         return error_response(400, "validation_error", message, fields=fields)
+    if isinstance(exc, ddb.RelatedObjectMissing):
+        message = f"{exc.field}: the referenced item does not exist."
+        return error_response(400, "validation_error", "Invalid input.", fields={exc.field: [message]})
+    if isinstance(exc, ddb.ProtectedError):
+        return error_response(409, "conflict", str(exc.args[0]))
     if isinstance(exc, (django_exc.ObjectDoesNotExist, Http404)):
         return error_response(404, "not_found", f"No resource at {request.path}.")
     if isinstance(exc, ddb.ConditionalCheckFailed):

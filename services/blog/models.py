@@ -7,7 +7,11 @@ the API serves has a GSI so it is a Query, never a Scan:
 * posts of an author:         Post  Index("author_pk", sort_key="created_at")
 * comments of a post, oldest: Comment Index("post_pk", sort_key="created_at")
 * comments of an author:      Comment Index("author_pk", sort_key="created_at")
-  (needed to refuse deleting an author who still has comments)
+
+References keep their integrity in the library (on_delete): an author with
+posts or comments cannot be deleted (PROTECT), and deleting a post deletes its
+comments (CASCADE). Creating a post or comment for a missing author or post,
+or racing its delete, can never leave an orphan.
 
 Every rule on a value lives here, once, in the field arguments: type,
 max_length, nullability and ``validators=`` (run by ``full_clean()`` on every
@@ -22,6 +26,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator, validate_email, validate_slug
 
 from dynamo_backend import (
+    CASCADE,
+    PROTECT,
     BooleanField,
     CharField,
     DateTimeField,
@@ -87,7 +93,7 @@ class Post(DynamoModel):
     title = CharField(max_length=200, nullable=False, validators=[validate_not_blank])
     slug = CharField(max_length=200, unique=True, nullable=False, validators=[validate_not_blank, validate_slug])
     body = CharField(max_length=POST_BODY_MAX_LENGTH, default="", nullable=False)
-    author_pk = UUIDField(auto=False, references="blog.Author", nullable=False)
+    author_pk = UUIDField(auto=False, references="blog.Author", on_delete=PROTECT, nullable=False)
     published = BooleanField(default=False, nullable=False)
     tags = ListField(default=list, nullable=False, validators=[validate_tags])
     view_count = IntegerField(default=0)
@@ -107,8 +113,8 @@ class Comment(DynamoModel):
             Index("author_pk", sort_key="created_at"),
         ]
 
-    post_pk = UUIDField(auto=False, references="blog.Post", nullable=False)
-    author_pk = UUIDField(auto=False, references="blog.Author", nullable=False)
+    post_pk = UUIDField(auto=False, references="blog.Post", on_delete=CASCADE, nullable=False)
+    author_pk = UUIDField(auto=False, references="blog.Author", on_delete=PROTECT, nullable=False)
     body = CharField(max_length=5000, nullable=False, validators=[validate_not_blank])
     created_at = DateTimeField(auto_now_add=True, nullable=False)
 

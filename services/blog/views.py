@@ -17,7 +17,7 @@ from dynamo_backend import Coalesce, F
 from dynamo_backend import exceptions as ddb
 from dynamo_backend.table import describe_table
 
-from .errors import RETRY_AFTER_SECONDS, Conflict, InvalidInput, NotFound, error_response
+from .errors import RETRY_AFTER_SECONDS, InvalidInput, NotFound, error_response
 from .models import POST_FEED, Author, Comment, Post
 from .pagination import paginate
 from .serializers import author_to_dict, comment_to_dict, post_to_dict, related_author
@@ -98,17 +98,10 @@ class AuthorDetailView(ApiView):
 
     def delete(self, request, pk):
         author = _get_or_404(Author, pk)
-        # uncached(): skip the query cache, which could miss a post or comment
-        # another worker wrote in the last few seconds. (A GSI read is never
-        # consistent; the check-then-delete race is issue-tracked.)
-        blockers = []
-        if Post.objects.uncached().filter(author_pk=pk).exists():
-            blockers.append("posts")
-        if Comment.objects.uncached().filter(author_pk=pk).exists():
-            blockers.append("comments")
-        if blockers:
-            raise Conflict(f"Author {pk} still has {' and '.join(blockers)}; delete them first.")
-        author.delete()
+        # on_delete=PROTECT: refused (409) while posts or comments reference the
+        # author, atomically with their creation, so no race leaves an orphan.
+        if not author.delete()[0]:
+            raise NotFound(f"Author {pk} does not exist.")
         return _no_content()
 
 
@@ -172,18 +165,12 @@ class PostDetailView(ApiView):
     patch = put
 
     def delete(self, request, pk):
-        # Comments first, the post last: if this stops half way the post is
-        # still there, and repeating the DELETE finishes the job. A post
-        # already gone with comments left over is cleaned up too.
-        # uncached(): bypass the caches so comments written by another
-        # worker a moment ago are deleted too.
-        comments_deleted, _ = Comment.objects.uncached().filter(post_pk=pk).delete()
-        post = Post.objects.consistent().filter(pk=pk).first()
-        if post is None:
-            if comments_deleted:
-                return _no_content()
+        # on_delete=CASCADE: the library marks the post (no new comment can
+        # join), deletes its comments, then the post; an interrupted delete
+        # resumes when repeated.
+        post = _get_or_404(Post, pk)
+        if not post.delete()[0]:
             raise NotFound(f"Post {pk} does not exist.")
-        post.delete()
         return _no_content()
 
 
@@ -215,7 +202,8 @@ class CommentDetailView(ApiView):
 
     def delete(self, request, pk):
         comment = _get_or_404(Comment, pk)
-        comment.delete()
+        if not comment.delete()[0]:
+            raise NotFound(f"Comment {pk} does not exist.")
         return _no_content()
 
 

@@ -168,7 +168,7 @@ def test_delete_author_with_posts_is_409(api, assert_error):
     author = api.create_author()
     api.create_post(author["pk"])
     error = assert_error(api.delete(f"/api/authors/{author['pk']}/"), 409, "conflict")
-    assert "posts" in error["message"]
+    assert "1 Post" in error["message"]
     assert api.get(f"/api/authors/{author['pk']}/").status_code == 200
 
 
@@ -178,7 +178,7 @@ def test_delete_author_with_only_comments_is_409(api, assert_error):
     post = api.create_post(owner["pk"])
     api.create_comment(post["pk"], commenter["pk"])
     error = assert_error(api.delete(f"/api/authors/{commenter['pk']}/"), 409, "conflict")
-    assert "comments" in error["message"] and "posts" not in error["message"]
+    assert "1 Comment" in error["message"] and "Post" not in error["message"]
 
 
 def test_author_list_wrong_method_is_405(api, assert_error):

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dynamo_backend import (
+    CASCADE,
+    PROTECT,
+    SET_NULL,
     BooleanField,
     CharField,
     DateTimeField,
@@ -170,3 +173,58 @@ class Pair(DynamoModel):
     owner = CharField()
     name = CharField()
     rank = IntegerField()
+
+
+class Shelf(DynamoModel):
+    """A parent whose children are PROTECTed."""
+
+    class Meta:
+        app_label = "libtests"
+
+    name = CharField(unique=True)
+
+
+class Book(DynamoModel):
+    class Meta:
+        app_label = "libtests"
+
+    shelf_pk = UUIDField(auto=False, references="libtests.Shelf", on_delete=PROTECT, index=True)
+    title = CharField()
+
+
+class Album(DynamoModel):
+    """A parent whose tracks go with it (CASCADE) and whose sleeve notes are detached (SET_NULL)."""
+
+    class Meta:
+        app_label = "libtests"
+
+    name = CharField()
+
+
+class Track(DynamoModel):
+    class Meta:
+        app_label = "libtests"
+
+    album_pk = UUIDField(auto=False, references="libtests.Album", on_delete=CASCADE, index=True)
+    title = CharField()
+
+
+class Lyric(DynamoModel):
+    """A grandchild: deleting an album cascades to its tracks and on to their lyrics."""
+
+    class Meta:
+        app_label = "libtests"
+
+    track_pk = UUIDField(auto=False, references="libtests.Track", on_delete=CASCADE, index=True)
+    line = CharField()
+
+
+class Sleeve(DynamoModel):
+    class Meta:
+        app_label = "libtests"
+
+    album_pk = UUIDField(auto=False, references="libtests.Album", on_delete=SET_NULL, index=True)
+    text = CharField()
+
+
+INTEGRITY_MODELS = [Shelf, Book, Album, Track, Lyric, Sleeve]
