@@ -110,8 +110,10 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "services.blog.bodies.ChunkedBodyMiddleware",
     "dynamo_backend.middleware.DynamoRequestMiddleware",
     "services.blog.middleware.ApiErrorMiddleware",
+    "services.blog.idempotency.IdempotencyMiddleware",
 ]
 
 # A JSON API renders no HTML; kept so Django's defaults have something to read.

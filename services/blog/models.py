@@ -35,6 +35,7 @@ from dynamo_backend import (
     Index,
     IntegerField,
     ListField,
+    TTLField,
     UUIDField,
 )
 
@@ -120,3 +121,21 @@ class Comment(DynamoModel):
 
     def __str__(self) -> str:
         return str(self.pk)
+
+
+class IdempotencyRecord(DynamoModel):
+    """One Idempotency-Key: the request it belongs to, and once answered, the answer."""
+
+    class Meta:
+        app_label = "blog"
+        cache_ttl = 0  # decides writes: always read from DynamoDB
+
+    pk = CharField(primary_key=True, nullable=False)
+    fingerprint = CharField(nullable=False)
+    resource_pk = CharField(nullable=False)
+    state = CharField(choices=["in_flight", "done"], nullable=False)
+    lease_until = IntegerField(nullable=False)
+    status = IntegerField()
+    body = CharField()
+    location = CharField()
+    expires_at = TTLField()

@@ -18,6 +18,7 @@ from dynamo_backend import exceptions as ddb
 from dynamo_backend.table import describe_table
 
 from .errors import RETRY_AFTER_SECONDS, InvalidInput, NotFound, error_response
+from .idempotency import create_once
 from .models import POST_FEED, Author, Comment, Post
 from .pagination import paginate
 from .serializers import author_to_dict, comment_to_dict, post_to_dict, related_author
@@ -76,7 +77,7 @@ class AuthorListView(ApiView):
 
     def post(self, request):
         data = AUTHOR_SCHEMA.validate(parse_json_object(request), partial=False)
-        author = Author.objects.create(**data)
+        author = create_once(Author, request, **data)
         return _created(author_to_dict(author), f"/api/authors/{author.pk}/")
 
 
@@ -128,7 +129,7 @@ class PostListView(ApiView):
     def post(self, request):
         data = POST_SCHEMA.validate(parse_json_object(request), partial=False)
         author = _require_author(data["author_pk"])
-        post = Post.objects.create(**data)
+        post = create_once(Post, request, **data)
         return _created(post_to_dict(post, author), f"/api/posts/{post.pk}/")
 
 
@@ -191,7 +192,7 @@ class PostCommentsView(ApiView):
         _get_or_404(Post, pk)
         data = COMMENT_SCHEMA.validate(body, partial=False)
         author = _require_author(data["author_pk"])
-        comment = Comment.objects.create(post_pk=pk, **data)
+        comment = create_once(Comment, request, post_pk=pk, **data)
         return _created(comment_to_dict(comment, author), f"/api/comments/{comment.pk}/")
 
 

@@ -14,10 +14,10 @@ import json
 import pytest
 from django.test import Client, override_settings
 
-from services.blog.models import Author, Comment, Post
+from services.blog.models import Author, Comment, IdempotencyRecord, Post
 from tests.fixtures import EngineContext
 
-BLOG_MODELS = (Author, Post, Comment)
+BLOG_MODELS = (Author, Post, Comment, IdempotencyRecord)
 # The API's tests exercise the library through HTTP views; two engines (one
 # in-process, one over HTTP) cover them, and a third round would add minutes.
 BLOG_ENGINES = ("moto", "dynalite")

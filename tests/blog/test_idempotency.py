@@ -1,0 +1,124 @@
+"""Idempotency-Key on POST, and request bodies sent chunked."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from django.test import RequestFactory, override_settings
+
+from services.blog import idempotency
+from services.blog.bodies import ChunkedBodyMiddleware
+from services.blog.models import Author, Comment, IdempotencyRecord, Post
+
+pytestmark = pytest.mark.usefixtures("blog_tables")
+
+
+@pytest.fixture
+def alice(api):
+    return api.create_author("alice")
+
+
+def post_with_key(api, url, data, key):
+    return api.post(url, data, HTTP_IDEMPOTENCY_KEY=key)
+
+
+def test_a_replayed_create_returns_the_first_answer_and_writes_nothing(api):
+    first = post_with_key(api, "/api/authors/", {"username": "ann", "email": "ann@example.com"}, "k-1")
+    again = post_with_key(api, "/api/authors/", {"username": "ann", "email": "ann@example.com"}, "k-1")
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json()["pk"] == first.json()["pk"] and again["Location"] == first["Location"]
+    assert Author.objects.consistent().filter(username="ann").count() == 1
+
+
+def test_the_same_key_with_another_body_is_422(api, assert_error):
+    post_with_key(api, "/api/authors/", {"username": "bob", "email": "bob@example.com"}, "k-2")
+    response = post_with_key(api, "/api/authors/", {"username": "bo", "email": "bob@example.com"}, "k-2")
+    assert_error(response, 422, "idempotency_key_reused")
+    assert not Author.objects.consistent().filter(username="bo").exists()
+
+
+def test_a_key_still_in_flight_is_409_with_retry_after(api, assert_error):
+    request = RequestFactory().post("/api/authors/", data=b"{}", content_type="application/json")
+    pk = idempotency._record_pk(request, "k-3")
+    IdempotencyRecord(
+        pk=pk,
+        fingerprint=idempotency._fingerprint(request),
+        resource_pk="00000000-0000-4000-8000-000000000003",
+        state="in_flight",
+        lease_until=2**40,
+    ).save()
+    response = api.request("POST", "/api/authors/", raw=b"{}", HTTP_IDEMPOTENCY_KEY="k-3")
+    assert_error(response, 409, "idempotency_key_in_flight")
+    assert int(response["Retry-After"]) >= 1
+
+
+def test_a_validation_error_is_remembered_too(api, assert_error):
+    bad = {"username": "no spaces allowed", "email": "x@example.com"}
+    assert_error(post_with_key(api, "/api/authors/", bad, "k-4"), 400, "validation_error")
+    replay = post_with_key(api, "/api/authors/", bad, "k-4")
+    assert replay.status_code == 400 and replay["Idempotent-Replayed"] == "true"
+
+
+def test_a_retry_after_a_failed_attempt_finds_the_resource_that_attempt_stored(api, alice):
+    # The first attempt stored the post, then failed (5xx): the key is released with its resource pk.
+    url, data = "/api/posts/", {"title": "t", "slug": "retry-me", "author_pk": alice["pk"]}
+    request = RequestFactory().post(url, data=json.dumps(data), content_type="application/json")
+    pinned = "00000000-0000-4000-8000-000000000005"
+    IdempotencyRecord(
+        pk=idempotency._record_pk(request, "k-5"),
+        fingerprint=idempotency._fingerprint(request),
+        resource_pk=pinned,
+        state="in_flight",
+        lease_until=0,
+    ).save()
+    Post.objects.create(pk=pinned, **data)
+    response = post_with_key(api, url, data, "k-5")
+    assert response.status_code == 201 and response.json()["pk"] == pinned
+    assert Post.objects.consistent().filter(slug="retry-me").count() == 1
+
+
+def test_comments_are_created_once_per_key(api, alice):
+    post = api.create_post(alice["pk"])
+    url = f"/api/posts/{post['pk']}/comments/"
+    for _ in range(3):
+        assert post_with_key(api, url, {"author_pk": alice["pk"], "body": "hi"}, "k-6").status_code == 201
+    assert Comment.objects.uncached().filter(post_pk=post["pk"]).count() == 1
+
+
+@pytest.mark.parametrize("key", ["", "x" * 256, "tab\there"])
+def test_a_malformed_key_is_400(api, assert_error, key):
+    response = post_with_key(api, "/api/authors/", {"username": "c", "email": "c@example.com"}, key)
+    assert_error(response, 400, "invalid_idempotency_key")
+
+
+def test_signup_secrets_are_not_stored_for_a_replay():
+    response = idempotency.JsonResponse({"pk": "p", "token": "secret"}, status=201)
+    assert json.loads(idempotency._stored_body(response)) == {"pk": "p"}
+
+
+# -- chunked bodies (no engine: the middleware alone) ----------------------------------------
+
+
+def chunked_request(body: bytes):
+    request = RequestFactory().generic("POST", "/api/authors/", content_type="application/json")
+    request.META.pop("CONTENT_LENGTH", None)
+    request.META["HTTP_TRANSFER_ENCODING"] = "chunked"
+    request.META["wsgi.input"] = io.BytesIO(body)
+    return request
+
+
+def test_a_chunked_body_is_read():
+    seen = {}
+    middleware = ChunkedBodyMiddleware(lambda request: seen.setdefault("body", request.body) and None)
+    middleware(chunked_request(b'{"username": "chunky"}'))
+    assert seen["body"] == b'{"username": "chunky"}'
+
+
+def test_a_chunked_body_over_the_limit_is_413():
+    with override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=10):
+        response = ChunkedBodyMiddleware(lambda request: None)(chunked_request(b"x" * 11))
+    assert response.status_code == 413
+    assert json.loads(response.content)["error"]["code"] == "payload_too_large"
