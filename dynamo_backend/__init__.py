@@ -42,6 +42,7 @@ from .fields import (
     UUIDField,
     VersionField,
 )
+from .keys import CompositePrimaryKey
 from .manager import DynamoManager
 from .models import DynamoModel
 from .options import Index
@@ -53,6 +54,7 @@ __all__ = [
     "SET_NULL",
     "DO_NOTHING",
     "DynamoModel",
+    "CompositePrimaryKey",
     "DynamoManager",
     "DynamoQuerySet",
     "Page",

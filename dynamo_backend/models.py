@@ -12,6 +12,7 @@ from . import loading, writes
 from .codec import FieldValueError
 from .exceptions import FieldError, ValidationError
 from .fields import Field, UUIDField
+from .keys import CompositePrimaryKey
 from .manager import DynamoManager
 from .options import Options
 from .query_writes import DATABASE_ALIAS
@@ -40,13 +41,17 @@ class ModelBase(type):
         if not parents:
             return super().__new__(mcs, name, bases, attrs, **kwargs)
         meta = attrs.pop("Meta", None)
+        composite = attrs.pop("pk") if isinstance(attrs.get("pk"), CompositePrimaryKey) else None
         declared = {k: v for k, v in attrs.items() if isinstance(v, Field)}
         for key in declared:
             attrs.pop(key)
         cls = super().__new__(mcs, name, bases, attrs, **kwargs)
         opts = Options(meta, name, attrs.get("__module__", ""))
         cls._meta = opts  # type: ignore[attr-defined]
-        for fname, field in _collect_fields(cls, name, declared).items():
+        if composite is not None:
+            opts.composite_key = composite.field_names
+            cls.pk = CompositePk(composite.field_names)  # type: ignore[attr-defined]
+        for fname, field in _collect_fields(cls, name, declared, composite is not None).items():
             field.contribute_to_class(cls, fname)
         opts.finalize(cls)
         _add_exceptions(cls, name, parents, attrs.get("__module__"))
@@ -55,7 +60,7 @@ class ModelBase(type):
         return cls
 
 
-def _collect_fields(cls: type, name: str, declared: dict[str, Field]) -> dict[str, Field]:
+def _collect_fields(cls: type, name: str, declared: dict[str, Field], composite: bool) -> dict[str, Field]:
     """Return the model's fields: inherited copies first, then declared ones, with ``pk`` in front."""
     fields: dict[str, Field] = {}
     for parent in reversed(cls.__mro__[1:]):
@@ -67,6 +72,10 @@ def _collect_fields(cls: type, name: str, declared: dict[str, Field]) -> dict[st
                 fields[fname] = clone
     for fname, field in sorted(declared.items(), key=lambda kv: kv[1].creation_counter):
         fields[fname] = field
+    if composite:
+        if "pk" in fields:
+            raise FieldError(f"{name}: 'pk' is the CompositePrimaryKey; it cannot also be a field")
+        return fields
     if "pk" not in fields:
         return {"pk": UUIDField(primary_key=True, nullable=False), **fields}
     if not fields["pk"].primary_key:
@@ -94,6 +103,24 @@ def _add_managers_and_relations(cls: Any, opts: Options, attrs: dict) -> None:
             setattr(cls, relation, RelatedDescriptor(relation))
 
 
+class CompositePk:
+    """``obj.pk`` of a composite-key model: the (partition, sort) pair, as Django's CompositePrimaryKey."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.names = names
+
+    def __get__(self, instance: Any, owner: Any) -> Any:
+        if instance is None:
+            return self
+        parts = tuple(instance.__dict__.get(name) for name in self.names)
+        return None if any(part is None for part in parts) else parts
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        parts = instance._meta.keys.normalize(value)
+        for name, part in zip(self.names, parts, strict=True):
+            setattr(instance, name, part)
+
+
 class DynamoModel(metaclass=ModelBase):
     """Base class of DynamoDB-backed models."""
 
@@ -110,6 +137,8 @@ class DynamoModel(metaclass=ModelBase):
         if meta.abstract:
             raise TypeError(f"{type(self).__name__} is abstract and cannot be instantiated")
         values = self.__dict__
+        if meta.composite_key and "pk" in kwargs:
+            kwargs.update(zip(meta.composite_key, meta.keys.normalize(kwargs.pop("pk")), strict=True))
         for relation in meta.references:
             if relation in kwargs:
                 setattr(self, relation, kwargs.pop(relation))

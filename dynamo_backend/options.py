@@ -10,6 +10,7 @@ from django.apps import apps
 from .conf import get_setting
 from .exceptions import FieldError
 from .fields import TTLField, VersionField
+from .keys import PrimaryKey
 
 ALLOWED_META = frozenset(
     {
@@ -27,11 +28,20 @@ _registry: dict[str, Any] = {}
 
 
 class Index:
-    """A global secondary index: partition key, optional sort key, projection ALL."""
+    """A secondary index: partition key, optional sort key, projection ALL.
 
-    def __init__(self, partition_key: str, sort_key: str | None = None, *, name: str | None = None) -> None:
+    A global one (GSI) by default; ``local=True`` makes a local secondary index
+    (LSI): same partition key as the table (a composite-key table), another
+    sort key, readable consistently, created with the table only.
+    """
+
+    def __init__(
+        self, partition_key: str, sort_key: str | None = None, *, name: str | None = None, local: bool = False
+    ) -> None:
         self.partition_key = partition_key
         self.sort_key = sort_key
+        self.local = local
+        self.table = False  # True only for the base table's own key (see Options.table_index)
         self.name = name or (f"{partition_key}-{sort_key}-index" if sort_key else f"{partition_key}-index")
 
     def __repr__(self) -> str:
@@ -127,6 +137,9 @@ class Options:
         self.declared_unique_together = _unique_together(model_name, values.get("unique_together", ()))
         self.unique_constraints: list[UniqueConstraint] = []
         self.fields: dict[str, Any] = {}
+        self.composite_key: tuple[str, ...] | None = None  # set by ModelBase for CompositePrimaryKey
+        self.primary_key: PrimaryKey | None = None
+        self.table_index: Index | None = None
         self.indexes: list[Index] = []
         self.references: dict[str, tuple[str, Any]] = {}
         self.model: Any = None
@@ -169,14 +182,31 @@ class Options:
         ttl = self.ttl_field
         return ttl is not None and ttl.expired(raw)
 
-    def key(self, pk: str) -> dict:
-        """Return the DynamoDB Key of the item with primary key ``pk``."""
-        return {"pk": {"S": pk}}
+    @property
+    def keys(self) -> PrimaryKey:
+        assert self.primary_key is not None, f"{self.object_name} is not finalised"
+        return self.primary_key
 
-    @staticmethod
-    def pk_of(item: dict) -> str:
-        """Return the primary key of a raw item."""
-        return item["pk"]["S"]
+    @property
+    def hash_key(self) -> str:
+        """Return the table's partition key attribute ("pk" unless the key is composite)."""
+        return self.keys.hash_key
+
+    def key(self, pk: Any) -> dict:
+        """Return the DynamoDB Key of the item with primary key ``pk``."""
+        return self.keys.key(pk)
+
+    def pk_of(self, item: dict) -> Any:
+        """Return the primary key of a raw item (a string, or a tuple for a composite key)."""
+        return self.keys.of(item)
+
+    @property
+    def global_indexes(self) -> list[Index]:
+        return [i for i in self.indexes if not i.local]
+
+    @property
+    def local_indexes(self) -> list[Index]:
+        return [i for i in self.indexes if i.local]
 
     def add_field(self, field: Any) -> None:
         self.fields[field.name] = field
@@ -191,6 +221,7 @@ class Options:
     def finalize(self, model: Any) -> None:
         """Build indexes and relations once all fields are installed."""
         self.model = model
+        self._build_primary_key(model)
         self.indexes = self._build_indexes(model)
         ttl_fields = [f.name for f in self.fields.values() if isinstance(f, TTLField)]
         if len(ttl_fields) > 1:
@@ -207,6 +238,22 @@ class Options:
         if not self.abstract:
             _registry[self.label.lower()] = model
 
+    def _build_primary_key(self, model: Any) -> None:
+        names = self.composite_key or ("pk",)
+        for name in names:
+            field = self.fields.get(name)
+            if field is None:
+                raise FieldError(f"{model.__name__}: the primary key names unknown field '{name}'")
+            if not field.indexable or field.nullable:
+                raise FieldError(
+                    f"{model.__name__}.{name}: a key field must be a non-nullable S or N field "
+                    "(CharField, UUIDField, IntegerField, DecimalField, DateTimeField) with nullable=False"
+                )
+        self.primary_key = PrimaryKey(self.fields, names)
+        if self.composite_key:
+            self.table_index = Index(names[0], names[1], name="(table)")
+            self.table_index.table = True
+
     def _build_indexes(self, model: Any) -> list[Index]:
         indexes = [Index(f.name) for f in self.fields.values() if f.index and not f.primary_key]
         indexes.extend(self.declared_indexes)
@@ -217,11 +264,18 @@ class Options:
             for key in (index.partition_key, index.sort_key):
                 if key is not None:
                     self._check_index_key(model, index, key)
+            if index.local and (not self.composite_key or index.partition_key != self.composite_key[0]):
+                raise FieldError(
+                    f"{model.__name__}: local index {index.name} must share the table's partition key; "
+                    "a local secondary index needs a CompositePrimaryKey"
+                )
             if index.name in names:
                 raise FieldError(f"{model.__name__}: duplicate index name {index.name}")
             names.add(index.name)
-        if len(indexes) > 20:
+        if len([i for i in indexes if not i.local]) > 20:
             raise FieldError(f"{model.__name__}: {len(indexes)} indexes; DynamoDB allows 20 GSIs per table")
+        if len([i for i in indexes if i.local]) > 5:
+            raise FieldError(f"{model.__name__}: DynamoDB allows 5 local secondary indexes per table")
         return indexes
 
     def _check_index_key(self, model: Any, index: Index, key: str) -> None:
