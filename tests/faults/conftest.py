@@ -1,0 +1,96 @@
+"""Fixtures of the fault tests: one stack per emulator for the session, faults cleared around each test.
+
+``stack`` is the moto-server stack (transactions, what `make run` serves);
+``@pytest.mark.parametrize("stack", ["dynalite"], indirect=True)`` picks
+dynalite for a test about something dynalite can do. Stacks start on first
+use and stop at the end of the session (every process, see stack.py). The
+emulators are this folder's own, never the suite's shared engines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from scripts.processes import Process, ProcessError
+from tests import engines
+from tests.faults.stack import BlogStack, start_emulator
+
+T = TypeVar("T")
+
+
+class Stacks:
+    """The session's emulators and stacks by engine, started lazily; a broken engine fails fast after once."""
+
+    def __init__(self, log_root: Path) -> None:
+        self.log_root = log_root
+        self.emulators: dict[str, Process] = {}
+        self.started: dict[str, BlogStack] = {}
+        self.broken: dict[str, str] = {}
+
+    def _log_dir(self, engine: str) -> Path:
+        path = self.log_root / engine
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def _starting(self, engine: str, what: str, start: Callable[[], T]) -> T:
+        if engine in self.broken:
+            engines.unavailable(self.broken[engine])
+        try:
+            return start()
+        except ProcessError as exc:
+            self.broken[engine] = f"{engine} {what} did not start: {exc}"
+            engines.unavailable(self.broken[engine])
+            raise
+
+    def emulator(self, engine: str) -> Process:
+        if engine not in self.emulators:
+            self.emulators[engine] = self._starting(
+                engine, "emulator", lambda: start_emulator(engine, self._log_dir(engine))
+            )
+        return self.emulators[engine]
+
+    def get(self, engine: str) -> BlogStack:
+        if engine not in self.started:
+            emulator = self.emulator(engine)
+            self.started[engine] = self._starting(
+                engine, "stack", lambda: BlogStack(engine, log_dir=self._log_dir(engine), emulator=emulator).start()
+            )
+        return self.started[engine]
+
+    def stop(self) -> None:
+        for stack in self.started.values():
+            stack.stop()
+        self.started.clear()
+        for process in self.emulators.values():
+            process.stop()
+        self.emulators.clear()
+
+
+@pytest.fixture(scope="session")
+def _stacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stacks]:
+    stacks = Stacks(tmp_path_factory.mktemp("fault-stacks"))
+    try:
+        yield stacks
+    finally:
+        stacks.stop()
+
+
+@pytest.fixture
+def stack(request: pytest.FixtureRequest, _stacks: Stacks) -> Iterator[BlogStack]:
+    """The running stack of this test's engine (moto_server unless parametrized), with no faults set."""
+    running = _stacks.get(getattr(request, "param", "moto_server"))
+    assert running.proxy is not None
+    running.settle()
+    running.proxy.reset_counts()
+    yield running
+    running.settle()
+
+
+@pytest.fixture
+def emulator(_stacks: Stacks) -> str:
+    """The session's moto server (the stack's too), for the proxy's own tests: pure boto3 through a proxy."""
+    return _stacks.emulator("moto_server").url
