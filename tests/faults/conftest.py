@@ -84,10 +84,11 @@ def stack(request: pytest.FixtureRequest, _stacks: Stacks) -> Iterator[BlogStack
     """The running stack of this test's engine (moto_server unless parametrized), with no faults set."""
     running = _stacks.get(getattr(request, "param", "moto_server"))
     assert running.proxy is not None
-    running.settle()
     running.proxy.reset_counts()
-    yield running
-    running.settle()
+    try:
+        yield running
+    finally:
+        running.settle()
 
 
 @pytest.fixture

@@ -121,6 +121,7 @@ class FaultProxy:
         self._thread: threading.Thread | None = None
         self._clients: set[socket.socket] = set()
         self.connections = 0  # client connections accepted so far
+        self.faulted = False  # set() was given faults since the owner last reset this
         self._in_flight = 0
         self._last_done = 0.0
 
@@ -170,6 +171,7 @@ class FaultProxy:
         """Replace the rules (delays in progress go on waiting until clear())."""
         with self._lock:
             self._rules = [_Rule(f, f.times) for f in faults]
+            self.faulted = self.faulted or bool(faults)
 
     def clear(self) -> None:
         """Remove every rule and end every delay in progress (those requests go on as if never delayed)."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import tempfile
@@ -245,7 +246,7 @@ class BlogStack:
             client.close()
         self._opened.clear()
         if self.gunicorn is not None:
-            self.gunicorn.stop()
+            self.gunicorn.stop(signal.SIGINT)  # gunicorn's quick shutdown: the tests are over
         if self.proxy is not None:
             self.proxy.stop()
         if self.emulator is not None and self._own_emulator:
@@ -299,14 +300,21 @@ class BlogStack:
         return requests.Session()
 
     def settle(self) -> None:
-        """Clear the faults (ending delays in progress) and wait until each worker answers."""
+        """Clear the faults, close the pinned connections; after faults, wait until each worker answers.
+
+        A test that set faults may leave requests behind it: delayed writes
+        (released now, landing late) and gunicorn threads still retrying for
+        a client that gave up. Those finish before the next test starts.
+        """
         assert self.proxy is not None
+        faulted, self.proxy.faulted = self.proxy.faulted, False
         self.proxy.clear()
-        self.proxy.wait_idle(quiet=0.3, timeout=3 * HTTP_TIMEOUT)
         for client in self._opened:
             client.close()
         self._opened.clear()
-        self.wait_for_workers(timeout=3 * HTTP_TIMEOUT)
+        if faulted:
+            self.proxy.wait_idle(quiet=0.5, timeout=3 * HTTP_TIMEOUT)
+            self.wait_for_workers(timeout=3 * HTTP_TIMEOUT)
 
 
 def _seed() -> int:
