@@ -9,17 +9,22 @@ emulators are this folder's own, never the suite's shared engines.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 
 from scripts.processes import Process, ProcessError
 from tests import engines
-from tests.faults.stack import BlogStack, start_emulator
+from tests.faults.stack import DEADLINE, BlogStack, fault_rounds_scale, fault_seed, start_emulator
 
-T = TypeVar("T")
+# One seed for the proxies' dice in this run: FAULT_SEED repeats a run's faults
+# (not its thread interleavings).
+SEED = fault_seed()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"faults: FAULT_SEED={SEED} FAULT_ROUNDS={fault_rounds_scale():g} (x default rounds), deadline {DEADLINE:g}s"
 
 
 class Stacks:
@@ -29,36 +34,38 @@ class Stacks:
         self.log_root = log_root
         self.emulators: dict[str, Process] = {}
         self.started: dict[str, BlogStack] = {}
-        self.broken: dict[str, str] = {}
+        self.broken: dict[str, str] = {}  # emulators that cannot run here
+        self.failed: dict[str, str] = {}  # stacks that did not start
 
     def _log_dir(self, engine: str) -> Path:
         path = self.log_root / engine
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def _starting(self, engine: str, what: str, start: Callable[[], T]) -> T:
+    def emulator(self, engine: str) -> Process:
+        """The emulator; a missing one (no Node.js for dynalite) is a skip, or a failure under CI=true."""
         if engine in self.broken:
             engines.unavailable(self.broken[engine])
-        try:
-            return start()
-        except ProcessError as exc:
-            self.broken[engine] = f"{engine} {what} did not start: {exc}"
-            engines.unavailable(self.broken[engine])
-            raise
-
-    def emulator(self, engine: str) -> Process:
         if engine not in self.emulators:
-            self.emulators[engine] = self._starting(
-                engine, "emulator", lambda: start_emulator(engine, self._log_dir(engine))
-            )
+            try:
+                self.emulators[engine] = start_emulator(engine, self._log_dir(engine))
+            except ProcessError as exc:
+                self.broken[engine] = f"{engine} did not start: {exc}"
+                engines.unavailable(self.broken[engine])
         return self.emulators[engine]
 
     def get(self, engine: str) -> BlogStack:
+        """The stack on that emulator; one that cannot start (gunicorn, tables) fails its tests."""
         if engine not in self.started:
             emulator = self.emulator(engine)
-            self.started[engine] = self._starting(
-                engine, "stack", lambda: BlogStack(engine, log_dir=self._log_dir(engine), emulator=emulator).start()
-            )
+            if engine in self.failed:
+                pytest.fail(self.failed[engine], pytrace=False)
+            try:
+                stack = BlogStack(engine, log_dir=self._log_dir(engine), emulator=emulator, seed=SEED)
+                self.started[engine] = stack.start()
+            except ProcessError as exc:
+                self.failed[engine] = f"the {engine} stack did not start: {exc}"
+                pytest.fail(self.failed[engine], pytrace=False)
         return self.started[engine]
 
     def stop(self) -> None:

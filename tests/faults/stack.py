@@ -135,6 +135,7 @@ class BlogStack:
         log_dir: Path | None = None,
         env: dict[str, str] | None = None,
         emulator: Process | None = None,
+        seed: int | None = None,
     ) -> None:
         """``emulator``: a running one to share (its owner stops it), else the stack starts its own."""
         if engine not in ENGINES:
@@ -145,6 +146,7 @@ class BlogStack:
         self.prefix = f"f{secrets.token_hex(2)}_"
         self.emulator: Process | None = emulator
         self._own_emulator = emulator is None
+        self.seed = fault_seed() if seed is None else seed
         self.proxy: FaultProxy | None = None
         self.gunicorn: Process | None = None
         self.url = ""
@@ -190,7 +192,7 @@ class BlogStack:
         try:
             if self.emulator is None:
                 self.emulator = start_emulator(self.engine, self.log_dir)
-            self.proxy = FaultProxy(self.emulator.url, seed=_seed()).start()
+            self.proxy = FaultProxy(self.emulator.url, seed=self.seed).start()
             env = self.env()
             self.create_tables(env)
             port = free_port()
@@ -317,16 +319,21 @@ class BlogStack:
             self.wait_for_workers(timeout=3 * HTTP_TIMEOUT)
 
 
-def _seed() -> int:
-    """FAULT_SEED, or a random seed (printed by the tests that depend on it)."""
+def fault_seed() -> int:
+    """FAULT_SEED, or a random seed (the test run prints it in its header)."""
     raw = os.environ.get("FAULT_SEED", "").strip()
     return int(raw) if raw else secrets.randbelow(2**31)
 
 
-def rounds(default: int) -> int:
-    """How many rounds a race or fault test runs: FAULT_ROUNDS scales ``default`` (FAULT_ROUNDS=10 -> 10x)."""
+def fault_rounds_scale() -> float:
+    """FAULT_ROUNDS: how many times the default rounds the race and fault tests run (default 1)."""
     raw = os.environ.get("FAULT_ROUNDS", "").strip()
-    return max(1, round(default * float(raw))) if raw else default
+    return float(raw) if raw else 1.0
+
+
+def rounds(default: int) -> int:
+    """How many rounds a race or fault test runs: ``default`` times FAULT_ROUNDS (FAULT_ROUNDS=10: a long run)."""
+    return max(1, round(default * fault_rounds_scale()))
 
 
 def run_together(*calls: Callable[[], Any], timeout: float = 60.0) -> list[Any]:
