@@ -18,7 +18,7 @@ import pytest
 from tests.faults.accounting import AUTHORS, COMMENTS, POSTS
 from tests.faults.api import created, error_of, new_author, new_post, post_body, unique
 from tests.faults.proxy import WRITES, Fault
-from tests.faults.stack import DEADLINE
+from tests.faults.stack import DEADLINE, MAX_ATTEMPTS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -75,7 +75,9 @@ def test_the_same_key_while_the_first_request_is_in_flight_is_a_409(stack):
     a, b = stack.pinned(1)
     path, body, table, attribute = create_request("comment", a)
     key = {"Idempotency-Key": str(uuid.uuid4())}
-    hold = DEADLINE * 0.6  # the first request's comment write waits this long, within its deadline
+    # The first request's comment write waits this long: within one attempt's share of the deadline
+    # (each attempt's read timeout is capped at DEADLINE / MAX_ATTEMPTS), so it is not retried.
+    hold = 0.6 * DEADLINE / MAX_ATTEMPTS
     stack.proxy.set(Fault("delay", seconds=hold, operations=WRITES, match=f'"{stack.store.table(table)}"', times=1))
     first: list = []
     thread = threading.Thread(target=lambda: first.append(a.post(path, body, headers=key)), daemon=True)

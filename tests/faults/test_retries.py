@@ -1,12 +1,14 @@
 """Issue 10, problem 3: retries that duplicate writes, or perform them without telling the client.
 
-The proxy drops write responses after the emulator applied them (the client
-cannot know whether its write happened) and delays some beyond the read
-timeout. Afterwards the emulator is read directly:
+The proxy faults DynamoDB writes: most tellingly it drops answers after the
+emulator applied the write (the client cannot know whether it happened), or
+delays them beyond the read timeout. Afterwards the emulator is read directly:
 
 * view counts: never more views stored than GETs that could have counted one
   (answered 200, or 5xx / no answer); the measured error is reported;
-* creates of posts and comments, each with an ``Idempotency-Key``: every 201
+* creates of posts and comments, each with an ``Idempotency-Key``, under each
+  fault mode in turn (dropped request, dropped answer, late answer, throttling,
+  500s): every 201
   stored exactly once, never a 409 for a create whose own write was stored,
   no slug held by two posts, and a create answered 5xx either stored nothing
   or its replay (same key, same body) returns what was stored;
@@ -183,23 +185,35 @@ def check_replays(stack, creates: list[Create], replays: list[Any]) -> list[str]
     return problems
 
 
-def test_creates_under_dropped_write_answers_are_exactly_once(stack, record_property):
+# Each fault mode on writes, one at a time: (faults, rounds of one post and one comment).
+CREATE_FAULTS = {
+    "drop_response": ((Fault("drop_response", 0.3, operations=WRITES),), 20),
+    "drop_request": ((Fault("drop_request", 0.3, operations=WRITES),), 10),
+    "late_answer": ((Fault("delay", 0.1, operations=WRITES, seconds=BEYOND_READ_TIMEOUT, when="after"),), 10),
+    "throttle": ((Fault("throttle", 0.3, operations=WRITES),), 10),
+    "error_500": ((Fault("error_500", 0.3, operations=WRITES),), 10),
+}
+
+
+@pytest.mark.parametrize("mode", list(CREATE_FAULTS))
+def test_creates_under_write_faults_are_exactly_once(stack, record_property, mode):
+    faults, default_rounds = CREATE_FAULTS[mode]
     a, b = stack.pinned(1)
     author = new_author(a)["pk"]
     post = new_post(a, author)["pk"]
     creates = []
-    for _ in range(rounds(20)):
+    for _ in range(rounds(default_rounds)):
         creates.append(Create("post", "/api/posts/", str(uuid.uuid4()), post_body(author)))
         body = {"author_pk": author, "body": unique("comment")}
         creates.append(Create("comment", f"/api/posts/{post}/comments/", str(uuid.uuid4()), body))
 
-    stack.proxy.set(Fault("drop_response", 0.3, operations=WRITES))
+    stack.proxy.set(*faults)
     for n, create in enumerate(creates):
         create.answer = create.send((a, b)[n % 2])
     stack.proxy.clear()
     stack.proxy.wait_idle()
     outcomes = Counter(f"{c.kind} {status(c.answer)}" for c in creates)
-    summary = f"{dict(outcomes)}; the proxy dropped {stack.proxy.count('drop_response')} write answers"
+    summary = f"{mode}: {dict(outcomes)}; the proxy faulted {stack.proxy.count(faults[0].mode)} writes"
     report(record_property, "create_outcomes", summary)
     problems = check_first_answers(creates, stored_by_value(stack, creates))
 
