@@ -30,6 +30,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
+from scripts.devstack import GUNICORN_CMD
 from scripts.processes import (
     ROOT,
     Process,
@@ -108,21 +109,36 @@ def _one_connection_session() -> requests.Session:
     return session
 
 
+def on_free_port(start: Callable[[int], Process], attempts: int = 3) -> Process:
+    """``start(port)`` on a free port; again on another when the port was taken between probe and bind."""
+    for attempt in range(attempts):
+        try:
+            return start(free_port())
+        except ProcessError as exc:
+            text = str(exc).lower()
+            if attempt == attempts - 1 or ("in use" not in text and "eaddrinuse" not in text):
+                raise
+    raise AssertionError("unreachable")
+
+
 def start_emulator(engine: str, log_dir: Path) -> Process:
     """The emulator ``engine`` on a free port, answering ListTables; ProcessError if it cannot run."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    argv = moto_server_command(port) if engine == "moto_server" else dynalite_command(port)
-    return Process(
-        argv,
-        name=engine,
-        log_path=log_dir / f"{engine}.log",
-        url=url,
-        ready=lambda: dynamodb_answers(url),
-        ready_timeout=START_TIMEOUT,
-        stop_timeout=5.0,
-        die_with_parent=True,
-    ).start()
+
+    def start(port: int) -> Process:
+        url = f"http://127.0.0.1:{port}"
+        argv = moto_server_command(port) if engine == "moto_server" else dynalite_command(port)
+        return Process(
+            argv,
+            name=engine,
+            log_path=log_dir / f"{engine}-{port}.log",
+            url=url,
+            ready=lambda: dynamodb_answers(url),
+            ready_timeout=START_TIMEOUT,
+            stop_timeout=5.0,
+            die_with_parent=True,
+        ).start()
+
+    return on_free_port(start)
 
 
 class BlogStack:
@@ -195,26 +211,29 @@ class BlogStack:
             self.proxy = FaultProxy(self.emulator.url, seed=self.seed).start()
             env = self.env()
             self.create_tables(env)
-            port = free_port()
-            self.url = f"http://127.0.0.1:{port}"
-            gunicorn = Path(sys.executable).with_name("gunicorn")
-            self.gunicorn = Process(
-                [str(gunicorn), "-c", "config/gunicorn.conf.py", "config.wsgi:application"],
-                name="gunicorn",
-                env={**env, "HOST": "127.0.0.1", "PORT": str(port)},
-                log_path=self.log_dir / "gunicorn.log",
-                url=self.url,
-                ready=lambda: http_ok(f"{self.url}/healthz"),
-                ready_timeout=60.0,
-                stop_timeout=15.0,
-                die_with_parent=True,
-            ).start()
+            self.gunicorn = on_free_port(lambda port: self.start_gunicorn(env, port))
             self.store = Store(make_client(self.emulator.url, read_timeout=30), self.prefix)
             self.wait_for_workers()
         except BaseException:
             self.stop()
             raise
         return self
+
+    def start_gunicorn(self, env: dict[str, str], port: int) -> Process:
+        """The image's command (scripts/devstack.py's GUNICORN_CMD) on ``port``, ready once /healthz answers."""
+        self.url = url = f"http://127.0.0.1:{port}"
+        gunicorn = Path(sys.executable).with_name("gunicorn")
+        return Process(
+            [str(gunicorn), *GUNICORN_CMD[1:]],
+            name="gunicorn",
+            env={**env, "HOST": "127.0.0.1", "PORT": str(port)},
+            log_path=self.log_dir / f"gunicorn-{port}.log",
+            url=url,
+            ready=lambda: http_ok(f"{url}/healthz"),
+            ready_timeout=60.0,
+            stop_timeout=15.0,
+            die_with_parent=True,
+        ).start()
 
     def create_tables(self, env: dict[str, str]) -> None:
         """`manage.py dynamo_tables create` straight at the emulator (no faults)."""
