@@ -5,7 +5,8 @@ Modules:
 * ``proxy.py``: the fault-injecting DynamoDB proxy (also ``python -m tests.faults.proxy``)
 * ``stack.py``: emulator -> proxy -> gunicorn, connections pinned to workers by ``X-Worker``
 * ``accounting.py``: what the emulator holds, read around the proxy and every cache
-* ``test_proxy.py``: the proxy itself, with pure boto3 calls against a moto server
+* ``test_proxy.py``: the proxy itself, with pure boto3 calls against a moto server;
+  ``test_worker_header.py``: the X-Worker switch (pure)
 * ``test_stale_cache.py``, ``test_races.py``, ``test_retries.py``, ``test_idempotency.py``,
   ``test_deadline.py``, ``test_bad_input.py``: issue 10's numbered problems
 

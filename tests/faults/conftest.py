@@ -77,6 +77,16 @@ class Stacks:
         self.emulators.clear()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A failed test's report ends with the tail of its stack's gunicorn log (warnings and errors)."""
+    outcome = yield
+    report = outcome.get_result()
+    stack = getattr(item, "funcargs", {}).get("stack")
+    if report.when == "call" and report.failed and isinstance(stack, BlogStack):
+        report.sections.append((f"gunicorn log ({stack.engine} stack, tail)", stack.log_tail()))
+
+
 @pytest.fixture(scope="session")
 def _stacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stacks]:
     stacks = Stacks(tmp_path_factory.mktemp("fault-stacks"))

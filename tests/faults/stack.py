@@ -63,8 +63,7 @@ class PinLost(AssertionError):
 class Pinned:
     """A keep-alive connection to one gunicorn worker: every answer must come from that worker.
 
-    Use it from one thread at a time. ``request`` returns the ``requests``
-    response; ``json_request`` sends ``data`` as JSON.
+    Use it from one thread at a time; ``post``/``put``/``patch`` send ``data`` as JSON.
     """
 
     def __init__(self, base: str, session: requests.Session, worker: str) -> None:
@@ -315,10 +314,6 @@ class BlogStack:
         with self._lock:
             self._opened.extend(ordered)
         return ordered
-
-    def session(self) -> requests.Session:
-        """A plain client (not pinned): for requests after which gunicorn may close the connection."""
-        return requests.Session()
 
     def settle(self) -> None:
         """Clear the faults, close the pinned connections; after faults, wait until each worker answers.
