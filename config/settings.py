@@ -108,6 +108,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "services.blog.middleware.WorkerHeaderMiddleware",  # X-Worker, only with DJANGO_EXPOSE_WORKER=1 (tests)
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.common.CommonMiddleware",
     "services.blog.bodies.ChunkedBodyMiddleware",

@@ -25,6 +25,7 @@ anything else                                          500   internal_error (log
 from __future__ import annotations
 
 import logging
+import os
 
 from django.core import exceptions as django_exc
 from django.http import Http404, JsonResponse, UnreadablePostError
@@ -107,3 +108,23 @@ class ApiErrorMiddleware:
 
     def process_exception(self, request, exception):
         return exception_to_response(request, exception)
+
+
+class WorkerHeaderMiddleware:
+    """Name the serving process in an ``X-Worker`` header, for tests that pin connections to workers.
+
+    Off unless ``DJANGO_EXPOSE_WORKER`` is 1/true/yes/on: a production answer
+    should not say which process served it. When off, Django drops the
+    middleware at startup (MiddlewareNotUsed), so it costs nothing.
+    """
+
+    def __init__(self, get_response):
+        if os.environ.get("DJANGO_EXPOSE_WORKER", "").strip().lower() not in {"1", "true", "yes", "on"}:
+            raise django_exc.MiddlewareNotUsed
+        self.get_response = get_response
+        self.worker = str(os.getpid())
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        response["X-Worker"] = self.worker
+        return response

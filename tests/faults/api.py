@@ -1,0 +1,79 @@
+"""Small helpers for driving the blog API through a pinned connection, and for judging its answers."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import requests
+
+from tests.faults.stack import Pinned
+
+
+def unique(label: str) -> str:
+    """A name no other test or round uses (letters, digits and dashes: a valid slug and username)."""
+    return f"{label}-{uuid.uuid4().hex[:12]}"
+
+
+def created(response: requests.Response) -> dict[str, Any]:
+    assert response.status_code == 201, (
+        f"{response.request.method} {response.url}: {response.status_code} {response.text}"
+    )
+    return response.json()
+
+
+def new_author(client: Pinned, label: str = "author") -> dict[str, Any]:
+    name = unique(label)
+    return created(client.post("/api/authors/", {"username": name, "email": f"{name}@example.com", "bio": "b"}))
+
+
+def post_body(author_pk: str, **fields: Any) -> dict[str, Any]:
+    slug = unique("post")
+    return {"title": f"Title {slug}", "slug": slug, "author_pk": author_pk, "body": "text", **fields}
+
+
+def new_post(client: Pinned, author_pk: str, **fields: Any) -> dict[str, Any]:
+    return created(client.post("/api/posts/", post_body(author_pk, **fields)))
+
+
+def error_of(response: requests.Response) -> dict[str, Any]:
+    """The API's error object; fails unless the answer is in the one error shape."""
+    assert response.headers.get("Content-Type", "").startswith("application/json"), (
+        f"{response.status_code} not JSON: {response.headers.get('Content-Type')} {response.text[:300]}"
+    )
+    body = response.json()
+    assert isinstance(body, dict) and set(body) == {"error"}, body
+    error = body["error"]
+    assert isinstance(error.get("code"), str) and error["code"], body
+    assert isinstance(error.get("message"), str) and error["message"], body
+    return error
+
+
+def attempt(call: Callable[[], requests.Response]) -> requests.Response | requests.RequestException:
+    """The answer, or the exception the client got instead (a timeout, a dropped connection)."""
+    try:
+        return call()
+    except requests.RequestException as exc:
+        return exc
+
+
+def status(answer: requests.Response | BaseException | None) -> int | str:
+    """The HTTP status, or the name of the exception the client got instead."""
+    return answer.status_code if isinstance(answer, requests.Response) else type(answer).__name__
+
+
+def describe(response: requests.Response | BaseException | None) -> str:
+    """One line for an answer (or the exception a client got instead)."""
+    if response is None or isinstance(response, BaseException):
+        return repr(response)
+    return f"{response.status_code} {response.text[:200]}"
+
+
+def no_problems(problems: list[str], what: str, out_of: int | None = None) -> None:
+    """Fail listing ``problems`` (at most 20 lines) under a one-line summary, unless there are none."""
+    if problems:
+        total = f" of {out_of}" if out_of is not None else ""
+        shown = "\n  ".join(problems[:20]) + (f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else "")
+        pytest.fail(f"{len(problems)}{total} {what}:\n  {shown}")
