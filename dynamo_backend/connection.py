@@ -203,14 +203,19 @@ clock: Callable[[], float] = time.monotonic
 
 
 @contextlib.contextmanager
-def deadline(seconds: float | None) -> Iterator[None]:
-    """Bound the DynamoDB time of the block: once spent, calls raise DeadlineExceeded (nested: the sooner wins)."""
+def deadline(seconds: float | None, *, replace: bool = False) -> Iterator[None]:
+    """Bound the DynamoDB time of the block: once spent, calls raise DeadlineExceeded.
+
+    Nested deadlines keep the sooner one, unless ``replace`` (a bounded piece of
+    work that must run even when the request's own time is spent, e.g. recording
+    the answer of a write that did happen).
+    """
     if not seconds:
         yield
         return
     ends = clock() + float(seconds)
     outer = _deadline.get()
-    token = _deadline.set(ends if outer is None else min(outer, ends))
+    token = _deadline.set(ends if outer is None or replace else min(outer, ends))
     try:
         yield
     finally:

@@ -22,6 +22,7 @@ their replay leaves them out.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -30,7 +31,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from dynamo_backend import DynamoBackendError, DynamoModel, ItemAlreadyExists, ValidationError
+from dynamo_backend import DynamoBackendError, DynamoModel, ItemAlreadyExists, ValidationError, connection
 
 from .errors import error_response
 from .middleware import exception_to_response
@@ -41,6 +42,9 @@ KEEP = dt.timedelta(hours=24)
 # How long a request may hold its key before a retry may take over (a crashed worker's key frees itself).
 LEASE = dt.timedelta(seconds=30)
 MAX_KEY_LENGTH = 255
+# Attempts at recording an answer, and the DynamoDB time they may take beyond the request's deadline.
+FINISH_TRIES = 3
+FINISH_SECONDS = 3.0
 # Response fields never stored for a replay (secrets shown once).
 SECRET_FIELDS = ("token",)
 
@@ -158,20 +162,32 @@ class IdempotencyMiddleware:
 
     @staticmethod
     def _finish(record: IdempotencyRecord, response: HttpResponse) -> None:
-        try:
-            if response.status_code >= 500:
-                record.lease_until = 0  # a retry may run again at once, with the same resource pk
-                record.save(update_fields=["lease_until"])
-                return
+        """Remember the answer (or, after a 5xx, free the key at once), trying hard: the write did happen."""
+        if response.status_code >= 500:
+            record.lease_until = 0  # a retry may run again at once, with the same resource pk
+            updates = [["lease_until"]]
+        else:
             record.state = "done"
             record.status = response.status_code
             record.body = _stored_body(response)
             record.location = response.get("Location")
-            record.save(update_fields=["state", "status", "body", "location"])
-        except (DynamoBackendError, ValidationError):
-            # Not remembered (DynamoDB unavailable, answer too large): the key expires with its lease,
-            # and a retry runs again with the same resource pk, which finds what this request stored.
-            pass
+            updates = [["state", "status", "body", "location"]] * FINISH_TRIES
+            # Last resort: free the key, so a retry runs again and finds the stored resource.
+            updates.append(["lease_until"])
+        with connection.deadline(FINISH_SECONDS, replace=True):
+            for fields in updates:
+                if fields == ["lease_until"]:
+                    record.lease_until = 0
+                try:
+                    record.save(update_fields=fields)
+                    return
+                except ValidationError:  # the answer cannot be stored (too large): free the key instead
+                    record.lease_until = 0
+                    with contextlib.suppress(DynamoBackendError):
+                        record.save(update_fields=["lease_until"])
+                    return
+                except DynamoBackendError:
+                    continue
 
 
 def _stored_body(response: HttpResponse) -> str:
