@@ -215,6 +215,8 @@ def translate_error(error: Exception, operation: str = "") -> exc.DynamoBackendE
         ):
             return exc.ConfigurationError(message, code=code)
         return exc.DynamoBackendError(message, code=code or None)
+    if isinstance(error, botocore.exceptions.ParamValidationError):  # refused by botocore before sending
+        return exc.RequestValidationError(f"{where}{error}", code="ParamValidationError")
     if isinstance(error, botocore.exceptions.NoCredentialsError):
         return exc.ConfigurationError(
             f"{where}no AWS credentials found: set DYNAMO_BACKEND['AWS_ACCESS_KEY_ID'] or the AWS credential chain",
