@@ -107,6 +107,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: whatever any layer below answers, an error leaves as JSON.
+    "services.blog.security.ApiSecurityMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -160,6 +162,8 @@ if env_bool("DJANGO_SECURE_PROXY_SSL_HEADER", _secure):
 # request to ride on; writes carry a bearer token, which a browser never adds
 # to a cross-site request by itself.
 SILENCED_SYSTEM_CHECKS = ["security.W003"]
+# Should CsrfViewMiddleware ever be added, its refusals are JSON too.
+CSRF_FAILURE_VIEW = "services.blog.errors.csrf_failure"
 
 # Server-Timing (DynamoDB calls and cache hits per response) tells a client
 # whether someone else recently read an item: on in development only, unless

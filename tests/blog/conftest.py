@@ -53,9 +53,18 @@ class Api:
     def __init__(self, client: Client | None = None) -> None:
         self.client = client or Client()
 
-    def request(self, method: str, url: str, data=None, *, raw: bytes | str | None = None, **extra):
+    def request(
+        self,
+        method: str,
+        url: str,
+        data=None,
+        *,
+        raw: bytes | str | None = None,
+        content_type: str = "application/json",
+        **extra,
+    ):
         body = raw if raw is not None else (json.dumps(data) if data is not None else "")
-        return self.client.generic(method, url, data=body, content_type="application/json", **extra)
+        return self.client.generic(method, url, data=body, content_type=content_type, **extra)
 
     def get(self, url, **extra):
         return self.client.get(url, **extra)

@@ -274,6 +274,11 @@ def test_make_run_stack_serves_the_readme_flow_and_stops_cleanly(stack):
     assert_json_error(http.get(f"{api}/no-such-thing/", timeout=10), 404)
     malformed = http.post(f"{api}/authors/", data="{not json", headers={"Content-Type": "application/json"}, timeout=10)
     assert_json_error(malformed, 400)
+    # A body that is not declared JSON (a cross-site form post) is refused.
+    text = http.post(f"{api}/authors/", data='{"username": "x", "email": "x@example.com"}', timeout=10)
+    assert_json_error(text, 415)
+    # A Host the stack does not serve: JSON even with DEBUG on.
+    assert_json_error(http.get(f"{api}/posts/", headers={"Host": "evil.example"}, timeout=10), 400)
     http.close()
 
     # Ctrl-C stops everything devstack started.

@@ -110,6 +110,7 @@ def test_no_relational_database_and_only_the_two_apps():
 def test_middleware_order_and_request_limits():
     values = settings_with(DJANGO_DEBUG="1")
     assert values["MIDDLEWARE"] == [
+        "services.blog.security.ApiSecurityMiddleware",
         "django.middleware.security.SecurityMiddleware",
         "django.middleware.clickjacking.XFrameOptionsMiddleware",
         "django.middleware.common.CommonMiddleware",
