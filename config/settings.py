@@ -9,6 +9,7 @@ proxy's X-Forwarded-Proto); ``manage.py check --deploy`` is clean with it.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -169,6 +170,19 @@ CSRF_FAILURE_VIEW = "services.blog.errors.csrf_failure"
 # whether someone else recently read an item: on in development only, unless
 # DYNAMO_SERVER_TIMING says otherwise.
 DYNAMO_SERVER_TIMING = env_bool("DYNAMO_SERVER_TIMING", DEBUG)
+
+# --- API authentication (services/blog/auth.py) -------------------------------
+
+# The moderator's bearer token: it may change or delete anything. Only its
+# SHA-256 is kept in the settings; the token itself is never logged.
+_admin_token = os.environ.get("DJANGO_ADMIN_TOKEN", "").strip()
+if _admin_token and len(_admin_token) < 32:
+    raise ImproperlyConfigured(
+        "DJANGO_ADMIN_TOKEN is too short to be a secret (32 characters at least), e.g. "
+        "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+    )
+BLOG_ADMIN_TOKEN_SHA256 = hashlib.sha256(_admin_token.encode()).hexdigest() if _admin_token else ""
+del _admin_token
 
 # --- DynamoDB ---------------------------------------------------------------
 

@@ -34,6 +34,9 @@ STATUS_CODES = {
     503: "service_unavailable",
 }
 
+# RFC 6750: a 401 or 403 from a bearer-token API says which scheme it wants.
+AUTH_REALM = 'Bearer realm="api"'
+
 
 def error_response(
     status: int,
@@ -95,6 +98,26 @@ class NotFound(ApiError):
 
 class Conflict(ApiError):
     status, code = 409, "conflict"
+
+
+class Unauthorized(ApiError):
+    """No usable credentials: no token, or one that is malformed, unknown or revoked."""
+
+    status, code = 401, "unauthorized"
+
+    def __init__(self, message: str, *, invalid_token: bool = False) -> None:
+        challenge = f'{AUTH_REALM}, error="invalid_token"' if invalid_token else AUTH_REALM
+        super().__init__(message, headers={"WWW-Authenticate": challenge})
+
+
+class Forbidden(ApiError):
+    """Valid credentials without the right to do this."""
+
+    status, code = 403, "forbidden"
+
+    def __init__(self, message: str, *, fields: Mapping[str, Sequence[str]] | None = None) -> None:
+        headers = {"WWW-Authenticate": f'{AUTH_REALM}, error="insufficient_scope"'}
+        super().__init__(message, fields=fields, headers=headers)
 
 
 class UnsupportedMediaType(ApiError):

@@ -8,6 +8,10 @@ the API serves has a GSI so it is a Query, never a Scan:
 * comments of a post, oldest: Comment Index("post_pk", sort_key="created_at")
 * comments of an author:      Comment Index("author_pk", sort_key="created_at")
   (needed to refuse deleting an author who still has comments)
+* tokens of an author:        ApiToken Index("author_pk", sort_key="created_at")
+
+``ApiToken`` (services/blog/auth.py) holds a salted hash of each API token,
+never the token.
 
 Every rule on a value lives here, once, in the field arguments: type,
 max_length, nullability and ``validators=`` (run by ``full_clean()`` on every
@@ -29,6 +33,7 @@ from dynamo_backend import (
     Index,
     IntegerField,
     ListField,
+    TTLField,
     UUIDField,
 )
 
@@ -114,3 +119,25 @@ class Comment(DynamoModel):
 
     def __str__(self) -> str:
         return str(self.pk)
+
+
+class ApiToken(DynamoModel):
+    """An author's API token ``<pk>.<secret>``: only a salted SHA-256 of the secret is stored.
+
+    A revoked token stays (``revoked``) until ``expires_at``, for the author's
+    own record of it; then DynamoDB's Time to Live removes it.
+    """
+
+    class Meta:
+        app_label = "blog"
+        indexes = [Index("author_pk", sort_key="created_at")]
+        # Never answered from a cache: a revocation must hold at once on every worker.
+        cache_ttl = 0
+
+    author_pk = UUIDField(auto=False, nullable=False)
+    salt = CharField(max_length=64, nullable=False)
+    digest = CharField(max_length=64, nullable=False)
+    created_at = DateTimeField(auto_now_add=True, nullable=False)
+    revoked = BooleanField(default=False, nullable=False)
+    revoked_at = DateTimeField()
+    expires_at = TTLField()

@@ -10,12 +10,16 @@
   validators are sent); ``Vary: Authorization`` on every response.
 * A strict ``Content-Security-Policy`` on every response that sets none
   (JSON needs nothing; an HTML page, such as a future docs page, sets its own).
+* ``Server-Timing`` for the moderator's requests even when
+  ``DYNAMO_SERVER_TIMING`` is off (dynamo_backend's middleware reads
+  ``request.dynamo_server_timing``).
 """
 
 from __future__ import annotations
 
 from django.utils.cache import patch_vary_headers
 
+from .auth import is_admin_request
 from .errors import status_error
 
 JSON_CSP = "default-src 'none'; frame-ancestors 'none'"
@@ -41,6 +45,7 @@ class ApiSecurityMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        request.dynamo_server_timing = is_admin_request(request)
         response = self.get_response(request)
         if response.status_code >= 400 and not is_json(response):
             response = as_json_error(response)

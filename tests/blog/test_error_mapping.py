@@ -28,6 +28,8 @@ def _instance(cls, *args):
         (errors.NotFound("x"), 404, "not_found"),
         (errors.Conflict("x"), 409, "conflict"),
         (errors.InvalidJson("x"), 400, "invalid_json"),
+        (errors.Unauthorized("x"), 401, "unauthorized"),
+        (errors.Forbidden("x"), 403, "forbidden"),
         (errors.UnsupportedMediaType("x"), 415, "unsupported_media_type"),
         (RequestDataTooBig("x"), 413, "payload_too_large"),
         (dynamo_backend.ValidationError({"email": ["bad"]}), 400, "validation_error"),
@@ -51,6 +53,8 @@ def test_middleware_maps_exceptions(exc, status, code, assert_error):
     error = assert_error(response, status, code)
     if status == 503:
         assert response["Retry-After"] == "1"
+    if status in (401, 403):
+        assert response["WWW-Authenticate"].startswith("Bearer ")
     if code == "validation_error":
         assert error["fields"] == {"email": ["bad"]}
 

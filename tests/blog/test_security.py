@@ -80,14 +80,14 @@ class TestMediaType:
         alice = api.create_author("alice")
         post = api.create_post(alice["pk"])
         body = json.dumps({"username": "mallory", "email": "m@example.com", "title": "t", "slug": "s", "body": "x"})
-        for method, url in [
-            ("POST", "/api/authors/"),
-            ("POST", "/api/posts/"),
-            ("PATCH", f"/api/posts/{post['pk']}/"),
-            ("PATCH", f"/api/authors/{alice['pk']}/"),
-            ("POST", f"/api/posts/{post['pk']}/comments/"),
+        for method, url, kw in [
+            ("POST", "/api/authors/", {}),
+            ("POST", "/api/posts/", {"as_": alice}),
+            ("PATCH", f"/api/posts/{post['pk']}/", {"as_": alice}),
+            ("PATCH", f"/api/authors/{alice['pk']}/", {"as_": alice}),
+            ("POST", f"/api/posts/{post['pk']}/comments/", {"as_": alice}),
         ]:
-            response = api.request(method, url, raw=body, content_type=content_type)
+            response = api.request(method, url, raw=body, content_type=content_type, **kw)
             assert_error(response, 415, "unsupported_media_type")
         assert Author.objects.uncached().count() == 1 and Post.objects.uncached().count() == 1
         assert Comment.objects.uncached().count() == 0
@@ -176,11 +176,11 @@ class TestHeaders:
         alice = api.create_author("alice")
         for response in (
             api.post("/api/authors/", {"username": "bob", "email": "b@example.com"}),
-            api.patch(f"/api/authors/{alice['pk']}/", {"bio": "x"}),
+            api.patch(f"/api/authors/{alice['pk']}/", {"bio": "x"}, as_=alice),
             api.get(f"/api/posts/{uuid.uuid4()}/"),
             api.get("/nope"),
             api.get("/healthz"),
-            api.get("/api/posts/", HTTP_AUTHORIZATION="Bearer anything"),
+            api.get("/api/posts/", as_=alice),
         ):
             assert response["Cache-Control"] == "no-store", response
 
@@ -200,3 +200,10 @@ class TestServerTiming:
     def test_on_by_setting_the_header(self, api):
         with override_settings(DYNAMO_SERVER_TIMING=True):
             assert api.get("/api/posts/")["Server-Timing"].startswith("ddb;dur=")
+
+    def test_off_by_setting_the_moderator_still_gets_it_an_author_does_not(self, api, admin_token):
+        alice = api.create_author("alice")
+        with override_settings(DYNAMO_SERVER_TIMING=False):
+            assert api.get("/api/posts/", token=admin_token)["Server-Timing"].startswith("ddb;dur=")
+            assert "Server-Timing" not in api.get("/api/posts/", as_=alice)
+            assert "Server-Timing" not in api.get("/api/posts/", token=admin_token + "x")

@@ -37,6 +37,7 @@ print(json.dumps({
     "ROOT_URLCONF": settings.ROOT_URLCONF,
     "DYNAMO_BACKEND": settings.DYNAMO_BACKEND,
     "LOGGING_HANDLERS": {k: v.get("stream") for k, v in settings.LOGGING["handlers"].items()},
+    "BLOG": {k: getattr(settings, k) for k in dir(settings) if k.startswith("BLOG_")},
 }))
 """
 
@@ -199,6 +200,23 @@ def test_malformed_numbers_are_improperly_configured(name, raw):
     result = load_settings(DJANGO_DEBUG="1", **{name: raw})
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr and name in result.stderr
+
+
+def test_the_admin_token_is_kept_only_as_its_sha256():
+    import hashlib
+
+    token = "a-moderator-token-of-forty-characters-xx"
+    result = load_settings(DJANGO_DEBUG="1", DJANGO_ADMIN_TOKEN=token)
+    assert result.returncode == 0, result.stderr
+    blog = json.loads(result.stdout)["BLOG"]
+    assert blog["BLOG_ADMIN_TOKEN_SHA256"] == hashlib.sha256(token.encode()).hexdigest()
+    assert token not in result.stdout
+
+
+def test_a_short_admin_token_is_refused_without_echoing_it():
+    result = load_settings(DJANGO_DEBUG="1", DJANGO_ADMIN_TOKEN="short-secret")
+    assert result.returncode != 0
+    assert "DJANGO_ADMIN_TOKEN" in result.stderr and "short-secret" not in result.stderr
 
 
 def test_dynamo_backend_keys_are_all_known_to_the_library():
