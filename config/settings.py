@@ -59,6 +59,21 @@ def env_seconds(name: str, default: int | float) -> int | float:
     return int(value) if value.is_integer() else value
 
 
+def env_rate(name: str, default: str) -> tuple[int, int] | None:
+    """Read a rate limit "COUNT/SECONDS" ("60/60": 60 a minute); "0" or "off" turns it off (None)."""
+    raw = os.environ.get(name, "").strip().lower() or default
+    if raw in ("0", "off"):
+        return None
+    count, _, seconds = raw.partition("/")
+    try:
+        limit = (int(count), int(seconds))
+    except ValueError:
+        limit = (0, 0)
+    if limit[0] < 1 or limit[1] < 1:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not COUNT/SECONDS with both >= 1 (e.g. 60/60), 0 or off")
+    return limit
+
+
 def env_list(name: str, default: str) -> list[str]:
     """Read a comma-separated environment variable."""
     raw = os.environ.get(name, default)
@@ -171,7 +186,7 @@ CSRF_FAILURE_VIEW = "services.blog.errors.csrf_failure"
 # DYNAMO_SERVER_TIMING says otherwise.
 DYNAMO_SERVER_TIMING = env_bool("DYNAMO_SERVER_TIMING", DEBUG)
 
-# --- API authentication (services/blog/auth.py) -------------------------------
+# --- API authentication and rate limits (services/blog/auth.py, ratelimit.py) --
 
 # The moderator's bearer token: it may change or delete anything. Only its
 # SHA-256 is kept in the settings; the token itself is never logged.
@@ -183,6 +198,15 @@ if _admin_token and len(_admin_token) < 32:
     )
 BLOG_ADMIN_TOKEN_SHA256 = hashlib.sha256(_admin_token.encode()).hexdigest() if _admin_token else ""
 del _admin_token
+
+# Fixed-window write limits, shared by every worker and host through DynamoDB:
+# (requests, seconds) or None for no limit.
+BLOG_RATE_LIMIT_TOKEN = env_rate("DJANGO_RATE_LIMIT_TOKEN", "60/60")
+BLOG_RATE_LIMIT_ADDRESS = env_rate("DJANGO_RATE_LIMIT_ADDRESS", "120/60")
+BLOG_RATE_LIMIT_SIGNUP = env_rate("DJANGO_RATE_LIMIT_SIGNUP", "20/3600")
+# 1 behind a proxy that sets X-Real-IP / X-Forwarded-For to the client's
+# address (deploy/nginx does). Off, those headers are the client's own words.
+BLOG_TRUSTED_PROXY = env_bool("DJANGO_TRUSTED_PROXY", False)
 
 # --- DynamoDB ---------------------------------------------------------------
 

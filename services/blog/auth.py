@@ -11,7 +11,8 @@ never from a cache, so a revocation holds at once on every worker.
 SHA-256. It may change or delete anything and see every email, but writes as
 no author (it creates no posts or comments and mints no tokens).
 
-Views use :func:`write` (writes need a token) on their methods, then :func:`check_owner`,
+Views use :func:`write` (writes: a token, then the rate limits) and
+:func:`signup` on their methods, then :func:`check_owner`,
 :func:`check_comment_delete` and :func:`as_author` once they know what the
 request touches. Reads stay public; :func:`viewer` says whose email a read
 may show. Each decorator marks its method with ``auth`` ("bearer" or None)
@@ -36,6 +37,7 @@ from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from django.utils import timezone
 
+from . import ratelimit
 from .errors import Forbidden, Unauthorized
 from .models import ApiToken, Author, Comment, Post
 from .validation import parse_uuid
@@ -185,11 +187,13 @@ ViewMethod = Callable[..., Any]
 
 
 def write(method: ViewMethod) -> ViewMethod:
-    """A write: a token is required.
+    """A write: a token is required; the client address and the token are rate limited.
 
-    A request without a token is refused at once (it costs no DynamoDB call).
-    Nothing is looked up before the body has arrived whole (a stalled client
-    meets the server's timeout first).
+    A request without a token is refused before anything is counted (it costs
+    no DynamoDB call); one with a token counts against its address before the
+    token is looked up, so guessing tokens is limited too. Nothing is counted
+    or looked up before the body has arrived whole (a stalled client meets the
+    server's timeout first).
     """
 
     @functools.wraps(method)
@@ -197,10 +201,27 @@ def write(method: ViewMethod) -> ViewMethod:
         if _bearer(request) is None:
             raise Unauthorized("This request needs a token: Authorization: Bearer <token>.")
         request.body  # noqa: B018 -- read it whole first (413, a stalled client) before any DynamoDB call
-        require(request)
+        ratelimit.check_address(request)
+        principal = require(request)
+        if not principal.is_admin:
+            ratelimit.check_token(str(principal.token_id))
         return method(view, request, *args, **kwargs)
 
     wrapper.auth = "bearer"  # type: ignore[attr-defined]
+    return wrapper
+
+
+def signup(method: ViewMethod) -> ViewMethod:
+    """Sign-up (author creation): no token needed; limited per client address."""
+
+    @functools.wraps(method)
+    def wrapper(view: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+        request.body  # noqa: B018 -- read it whole first, as write() does
+        ratelimit.check_address(request)
+        ratelimit.check_signup(request)
+        return method(view, request, *args, **kwargs)
+
+    wrapper.auth = None  # type: ignore[attr-defined]
     return wrapper
 
 

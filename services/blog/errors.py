@@ -124,6 +124,15 @@ class UnsupportedMediaType(ApiError):
     status, code = 415, "unsupported_media_type"
 
 
+class RateLimited(ApiError):
+    """Too many requests in a window; ``retry_after`` seconds until the window ends."""
+
+    status, code = 429, "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, headers={"Retry-After": str(max(1, retry_after))})
+
+
 def status_error(status: int, message: str | None = None) -> JsonResponse:
     """An error response for a bare status, with its usual code and reason."""
     try:

@@ -10,8 +10,10 @@ the API serves has a GSI so it is a Query, never a Scan:
   (needed to refuse deleting an author who still has comments)
 * tokens of an author:        ApiToken Index("author_pk", sort_key="created_at")
 
-``ApiToken`` (services/blog/auth.py) holds a salted hash of each API token,
-never the token.
+Two tables serve security (services/blog/auth.py, ratelimit.py): ``ApiToken``
+holds a salted hash of each API token, never the token; ``RateCounter`` holds
+the fixed-window write counters every worker and host shares, each removed by
+DynamoDB's Time to Live once its window is over.
 
 Every rule on a value lives here, once, in the field arguments: type,
 max_length, nullability and ``validators=`` (run by ``full_clean()`` on every
@@ -140,4 +142,16 @@ class ApiToken(DynamoModel):
     created_at = DateTimeField(auto_now_add=True, nullable=False)
     revoked = BooleanField(default=False, nullable=False)
     revoked_at = DateTimeField()
+    expires_at = TTLField()
+
+
+class RateCounter(DynamoModel):
+    """Requests counted in one fixed window, under ``<limit>:<who>:<window start>``; atomic across processes."""
+
+    class Meta:
+        app_label = "blog"
+        cache_ttl = 0
+
+    pk = CharField(primary_key=True, max_length=300, nullable=False)
+    n = IntegerField()
     expires_at = TTLField()

@@ -79,6 +79,7 @@ class AuthorListView(ApiView):
         results = [author_to_dict(a, show_email=viewer.may_see_email(a.pk)) for a in authors]
         return JsonResponse({"results": results, "next_cursor": next_cursor})
 
+    @auth.signup
     def post(self, request):
         data = AUTHOR_SCHEMA.validate(parse_json_object(request), partial=False)
         author = Author.objects.create(**data)

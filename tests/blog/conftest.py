@@ -15,10 +15,10 @@ import json
 import pytest
 from django.test import Client, override_settings
 
-from services.blog.models import ApiToken, Author, Comment, Post
+from services.blog.models import ApiToken, Author, Comment, Post, RateCounter
 from tests.fixtures import EngineContext
 
-BLOG_MODELS = (Author, Post, Comment, ApiToken)
+BLOG_MODELS = (Author, Post, Comment, ApiToken, RateCounter)
 # The moderator's token in tests that ask for ``admin_token``.
 ADMIN_TOKEN = "test-admin-token-0123456789abcdefghijklmnop"
 # The API's tests exercise the library through HTTP views; two engines (one

@@ -31,6 +31,7 @@ def _instance(cls, *args):
         (errors.Unauthorized("x"), 401, "unauthorized"),
         (errors.Forbidden("x"), 403, "forbidden"),
         (errors.UnsupportedMediaType("x"), 415, "unsupported_media_type"),
+        (errors.RateLimited("x", retry_after=7), 429, "rate_limited"),
         (RequestDataTooBig("x"), 413, "payload_too_large"),
         (dynamo_backend.ValidationError({"email": ["bad"]}), 400, "validation_error"),
         (ObjectDoesNotExist("x"), 404, "not_found"),
@@ -53,6 +54,8 @@ def test_middleware_maps_exceptions(exc, status, code, assert_error):
     error = assert_error(response, status, code)
     if status == 503:
         assert response["Retry-After"] == "1"
+    if status == 429:
+        assert response["Retry-After"] == "7"
     if status in (401, 403):
         assert response["WWW-Authenticate"].startswith("Bearer ")
     if code == "validation_error":

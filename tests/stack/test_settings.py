@@ -202,6 +202,37 @@ def test_malformed_numbers_are_improperly_configured(name, raw):
     assert "ImproperlyConfigured" in result.stderr and name in result.stderr
 
 
+def test_api_security_defaults():
+    blog = settings_with(DJANGO_DEBUG="1")["BLOG"]
+    assert blog == {
+        "BLOG_ADMIN_TOKEN_SHA256": "",
+        "BLOG_RATE_LIMIT_TOKEN": [60, 60],
+        "BLOG_RATE_LIMIT_ADDRESS": [120, 60],
+        "BLOG_RATE_LIMIT_SIGNUP": [20, 3600],
+        "BLOG_TRUSTED_PROXY": False,
+    }
+
+
+def test_rate_limits_and_the_trusted_proxy_come_from_the_environment():
+    blog = settings_with(
+        DJANGO_DEBUG="1",
+        DJANGO_RATE_LIMIT_TOKEN="5/10",
+        DJANGO_RATE_LIMIT_ADDRESS="off",
+        DJANGO_RATE_LIMIT_SIGNUP="0",
+        DJANGO_TRUSTED_PROXY="1",
+    )["BLOG"]
+    assert blog["BLOG_RATE_LIMIT_TOKEN"] == [5, 10]
+    assert blog["BLOG_RATE_LIMIT_ADDRESS"] is None and blog["BLOG_RATE_LIMIT_SIGNUP"] is None
+    assert blog["BLOG_TRUSTED_PROXY"] is True
+
+
+@pytest.mark.parametrize("raw", ["60", "60/", "/60", "a/b", "0/60", "60/0", "-1/60"])
+def test_a_malformed_rate_limit_is_improperly_configured(raw):
+    result = load_settings(DJANGO_DEBUG="1", DJANGO_RATE_LIMIT_TOKEN=raw)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and "DJANGO_RATE_LIMIT_TOKEN" in result.stderr
+
+
 def test_the_admin_token_is_kept_only_as_its_sha256():
     import hashlib
 
