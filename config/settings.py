@@ -9,6 +9,7 @@ proxy's X-Forwarded-Proto); ``manage.py check --deploy`` is clean with it.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -56,6 +57,21 @@ def env_seconds(name: str, default: int | float) -> int | float:
     if value != value or value in (float("inf"), float("-inf")) or value < 0:
         raise ImproperlyConfigured(f"{name}={raw!r} must be a finite number >= 0")
     return int(value) if value.is_integer() else value
+
+
+def env_rate(name: str, default: str) -> tuple[int, int] | None:
+    """Read a rate limit "COUNT/SECONDS" ("60/60": 60 a minute); "0" or "off" turns it off (None)."""
+    raw = os.environ.get(name, "").strip().lower() or default
+    if raw in ("0", "off"):
+        return None
+    count, _, seconds = raw.partition("/")
+    try:
+        limit = (int(count), int(seconds))
+    except ValueError:
+        limit = (0, 0)
+    if limit[0] < 1 or limit[1] < 1:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not COUNT/SECONDS with both >= 1 (e.g. 60/60), 0 or off")
+    return limit
 
 
 def env_list(name: str, default: str) -> list[str]:
@@ -107,6 +123,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: whatever any layer below answers, an error leaves as JSON.
+    "services.blog.security.ApiSecurityMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "services.blog.middleware.WorkerHeaderMiddleware",  # X-Worker, only with DJANGO_EXPOSE_WORKER=1 (tests)
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -163,11 +181,35 @@ if env_bool("DJANGO_SECURE_PROXY_SSL_HEADER", _secure):
 # request to ride on; writes carry a bearer token, which a browser never adds
 # to a cross-site request by itself.
 SILENCED_SYSTEM_CHECKS = ["security.W003"]
+# Should CsrfViewMiddleware ever be added, its refusals are JSON too.
+CSRF_FAILURE_VIEW = "services.blog.errors.csrf_failure"
 
 # Server-Timing (DynamoDB calls and cache hits per response) tells a client
 # whether someone else recently read an item: on in development only, unless
 # DYNAMO_SERVER_TIMING says otherwise.
 DYNAMO_SERVER_TIMING = env_bool("DYNAMO_SERVER_TIMING", DEBUG)
+
+# --- API authentication and rate limits (services/blog/auth.py, ratelimit.py) --
+
+# The moderator's bearer token: it may change or delete anything. Only its
+# SHA-256 is kept in the settings; the token itself is never logged.
+_admin_token = os.environ.get("DJANGO_ADMIN_TOKEN", "").strip()
+if _admin_token and len(_admin_token) < 32:
+    raise ImproperlyConfigured(
+        "DJANGO_ADMIN_TOKEN is too short to be a secret (32 characters at least), e.g. "
+        "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+    )
+BLOG_ADMIN_TOKEN_SHA256 = hashlib.sha256(_admin_token.encode()).hexdigest() if _admin_token else ""
+del _admin_token
+
+# Fixed-window write limits, shared by every worker and host through DynamoDB:
+# (requests, seconds) or None for no limit.
+BLOG_RATE_LIMIT_TOKEN = env_rate("DJANGO_RATE_LIMIT_TOKEN", "60/60")
+BLOG_RATE_LIMIT_ADDRESS = env_rate("DJANGO_RATE_LIMIT_ADDRESS", "120/60")
+BLOG_RATE_LIMIT_SIGNUP = env_rate("DJANGO_RATE_LIMIT_SIGNUP", "20/3600")
+# 1 behind a proxy that sets X-Real-IP / X-Forwarded-For to the client's
+# address (deploy/nginx does). Off, those headers are the client's own words.
+BLOG_TRUSTED_PROXY = env_bool("DJANGO_TRUSTED_PROXY", False)
 
 # --- DynamoDB ---------------------------------------------------------------
 

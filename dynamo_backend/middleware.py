@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
 
 from . import cache, connection, stats
@@ -29,6 +30,11 @@ class DynamoRequestMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         with cache.scope(), stats.count_calls() as log, connection.deadline(get_setting("REQUEST_DEADLINE")):
             response = self.get_response(request)
+        # The header tells a client what others recently read: only where settings.DYNAMO_SERVER_TIMING
+        # allows it (default: DEBUG), or for a request an app vouches for (request.dynamo_server_timing).
+        enabled = getattr(settings, "DYNAMO_SERVER_TIMING", settings.DEBUG)
+        if not (enabled or getattr(request, "dynamo_server_timing", False)):
+            return response
         # A streaming body runs after this point, outside the scope: the header
         # counts the work done before the response was handed back.
         timing = server_timing(log)

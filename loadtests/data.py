@@ -59,12 +59,23 @@ class SeedError(RuntimeError):
 
 
 class Api:
-    """The blog API over HTTP (requests), for seeding and discovery outside locust."""
+    """The blog API over HTTP (requests), for seeding and discovery outside locust.
+
+    It signs up its authors and keeps each one's token, then writes as them
+    (``Authorization: Bearer``), as a real client does.
+    """
 
     def __init__(self, base: str, timeout: float = 30.0) -> None:
         import requests  # only the seeding path needs it
 
         self.base, self.timeout, self.http = base.rstrip("/"), timeout, requests.Session()
+        self.tokens: dict[str, str] = {}  # author pk -> API token
+
+    def auth(self, author_pk: str) -> dict[str, str]:
+        """The Authorization header of an author this Api signed up."""
+        if author_pk not in self.tokens:
+            raise SeedError(f"no token for author {author_pk}: only authors this Api signed up can write")
+        return {"Authorization": f"Bearer {self.tokens[author_pk]}"}
 
     def _call(self, method: str, path: str, status: int, **kwargs: Any) -> Any:
         resp = self.http.request(method, f"{self.base}{path}", timeout=self.timeout, **kwargs)
@@ -75,7 +86,9 @@ class Api:
     def author(self, prefix: str = "lt") -> str:
         name = f"{prefix}-{unique_suffix()}"
         body = {"username": name, "email": f"{name}@example.com", "bio": "load test author"}
-        return self._call("POST", "/api/authors/", 201, json=body)["pk"]
+        made = self._call("POST", "/api/authors/", 201, json=body)
+        self.tokens[made["pk"]] = made["token"]
+        return made["pk"]
 
     def post(self, author_pk: str, prefix: str = "lt") -> str:
         suffix = unique_suffix()
@@ -87,11 +100,12 @@ class Api:
             "published": True,
             "tags": ["loadtest", prefix],
         }
-        return self._call("POST", "/api/posts/", 201, json=body)["pk"]
+        return self._call("POST", "/api/posts/", 201, json=body, headers=self.auth(author_pk))["pk"]
 
     def comment(self, post_pk: str, author_pk: str) -> str:
         body = {"author_pk": author_pk, "body": f"comment {unique_suffix()}"}
-        return self._call("POST", f"/api/posts/{post_pk}/comments/", 201, json=body)["pk"]
+        path = f"/api/posts/{post_pk}/comments/"
+        return self._call("POST", path, 201, json=body, headers=self.auth(author_pk))["pk"]
 
     def list_all(self, path: str, max_items: int) -> list[dict]:
         """Follow ``next_cursor`` from ``path`` until the end or ``max_items``."""

@@ -2,7 +2,10 @@
 
 Environment:
   TARGET      the API to load, e.g. http://127.0.0.1:8000. Unset: start `make run`'s
-              stack (scripts/devstack.py) on a free port, load it, stop it.
+              stack (scripts/devstack.py) on a free port, with write limits too high
+              to trip (harness.LOAD_STACK_ENV), load it, stop it. Every locust user
+              writes from one address: start a TARGET stack with
+              DJANGO_RATE_LIMIT_ADDRESS=0 DJANGO_RATE_LIMIT_SIGNUP=0.
   USERS       concurrent users (default 50)
   SPAWN_RATE  users started per second (default 10)
   DURATION    run time, e.g. 60s, 2m (default 60s; a bare number means seconds)

@@ -3,7 +3,9 @@
 ``READS`` is the one table of read endpoints: :class:`BlogReader` runs them
 weighted (the read mix), endpoint.py's user runs the one ``LOADTEST_ENDPOINT``
 names (the single-endpoint ceilings of `make bench`). :class:`BlogWriter`
-creates, comments, edits and deletes only what it created. Importing this
+signs up, keeps the token the API answers once, and writes with it as a real
+client does (``Authorization: Bearer``); it creates, comments, edits and
+deletes only what it created. Importing this
 module registers the hooks that dump the run as a ``Phase`` record
 (loadtests/records.py) to ``LOADTEST_TALLY_FILE`` when locust quits.
 """
@@ -152,16 +154,24 @@ class BlogWriter(BlogUser):
     def on_start(self) -> None:
         super().on_start()
         self.author_pk: str | None = None
+        self.headers: dict[str, str] = {}
         self.own_posts: deque[str] = deque()
         self.own_comments: list[tuple[str, str]] = []  # (comment pk, post pk)
 
     def become_author(self) -> str | None:
+        """Sign up once; the answer holds the token every later write sends."""
         if self.author_pk is None:
             name = f"writer-{unique_suffix()}"
             body = {"username": name, "email": f"{name}@example.com", "bio": "writes under load"}
-            made = call(self, "POST", "/api/authors/", "/api/authors/", 201, has_keys("pk"), json=body)
-            self.author_pk = made["pk"] if made else None
+            made = call(self, "POST", "/api/authors/", "/api/authors/", 201, has_keys("pk", "token"), json=body)
+            if made:
+                self.author_pk = made["pk"]
+                self.headers = {"Authorization": f"Bearer {made['token']}"}
         return self.author_pk
+
+    def write(self, method: str, url: str, name: str, expected: Any, *checks: Validator, **kw: Any) -> Any:
+        """A request with this writer's token."""
+        return call(self, method, url, name, expected, *checks, headers=self.headers, **kw)
 
     @task(3)
     def create_post(self) -> None:
@@ -172,12 +182,11 @@ class BlogWriter(BlogUser):
             "title": f"Load test post {suffix}",
             "slug": f"load-test-{suffix}",
             "body": "Written by a locust writer. " * 10,
-            "author_pk": author,
             "published": True,
             "tags": ["loadtest", random.choice(["django", "dynamodb", "cache"])],
         }
         checks = (has_keys("pk"), field_equals("slug", body["slug"]), field_equals("author_pk", author))
-        if made := call(self, "POST", "/api/posts/", "/api/posts/", 201, *checks, json=body):
+        if made := self.write("POST", "/api/posts/", "/api/posts/", 201, *checks, json=body):
             self.own_posts.append(made["pk"])
             if len(self.own_posts) > 5:
                 self.delete_post(self.own_posts.popleft())
@@ -188,10 +197,10 @@ class BlogWriter(BlogUser):
         if not (author := self.become_author()):
             return
         post = random.choice(self.own_posts) if self.own_posts and random.random() < 0.3 else POOL.post()
-        body = {"author_pk": author, "body": f"A comment under load {unique_suffix()}"}
-        checks = (has_keys("pk"), field_equals("body", body["body"]))
-        if made := call(
-            self, "POST", f"/api/posts/{post}/comments/", "/api/posts/[pk]/comments/", 201, *checks, json=body
+        body = {"body": f"A comment under load {unique_suffix()}"}
+        checks = (has_keys("pk"), field_equals("body", body["body"]), field_equals("author_pk", author))
+        if made := self.write(
+            "POST", f"/api/posts/{post}/comments/", "/api/posts/[pk]/comments/", 201, *checks, json=body
         ):
             self.own_comments.append((made["pk"], post))
             if len(self.own_comments) > 20:
@@ -204,7 +213,7 @@ class BlogWriter(BlogUser):
             return
         pk, title = random.choice(self.own_posts), f"Edited {unique_suffix()}"
         checks = (field_equals("pk", pk), field_equals("title", title))
-        call(self, "PUT", f"/api/posts/{pk}/", "/api/posts/[pk]/", 200, *checks, json={"title": title})
+        self.write("PUT", f"/api/posts/{pk}/", "/api/posts/[pk]/", 200, *checks, json={"title": title})
 
     @task(1)
     def delete_something(self) -> None:
@@ -216,10 +225,10 @@ class BlogWriter(BlogUser):
 
     def delete_comment(self, index: int) -> None:
         pk, _post = self.own_comments.pop(index)
-        call(self, "DELETE", f"/api/comments/{pk}/", "/api/comments/[pk]/", (200, 204))
+        self.write("DELETE", f"/api/comments/{pk}/", "/api/comments/[pk]/", (200, 204))
 
     def delete_post(self, pk: str) -> None:
-        call(self, "DELETE", f"/api/posts/{pk}/", "/api/posts/[pk]/", (200, 204))
+        self.write("DELETE", f"/api/posts/{pk}/", "/api/posts/[pk]/", (200, 204))
         self.own_comments = [(c, p) for c, p in self.own_comments if p != pk]  # they went with it
 
 

@@ -7,11 +7,17 @@ the API serves has a GSI so it is a Query, never a Scan:
 * posts of an author:         Post  Index("author_pk", sort_key="created_at")
 * comments of a post, oldest: Comment Index("post_pk", sort_key="created_at")
 * comments of an author:      Comment Index("author_pk", sort_key="created_at")
+* tokens of an author:        ApiToken Index("author_pk", sort_key="created_at")
 
 References keep their integrity in the library (on_delete): an author with
 posts or comments cannot be deleted (PROTECT), and deleting a post deletes its
 comments (CASCADE). Creating a post or comment for a missing author or post,
 or racing its delete, can never leave an orphan.
+
+Two tables serve security (services/blog/auth.py, ratelimit.py): ``ApiToken``
+holds a salted hash of each API token, never the token; ``RateCounter`` holds
+the fixed-window write counters every worker and host shares, each removed by
+DynamoDB's Time to Live once its window is over.
 
 Every rule on a value lives here, once, in the field arguments: type,
 max_length, nullability and ``validators=`` (run by ``full_clean()`` on every
@@ -138,4 +144,38 @@ class IdempotencyRecord(DynamoModel):
     status = IntegerField()
     body = CharField()
     location = CharField()
+    expires_at = TTLField()
+
+
+class ApiToken(DynamoModel):
+    """An author's API token ``<pk>.<secret>``: only a salted SHA-256 of the secret is stored.
+
+    A revoked token stays (``revoked``) until ``expires_at``, for the author's
+    own record of it; then DynamoDB's Time to Live removes it.
+    """
+
+    class Meta:
+        app_label = "blog"
+        indexes = [Index("author_pk", sort_key="created_at")]
+        # Never answered from a cache: a revocation must hold at once on every worker.
+        cache_ttl = 0
+
+    author_pk = UUIDField(auto=False, nullable=False)
+    salt = CharField(max_length=64, nullable=False)
+    digest = CharField(max_length=64, nullable=False)
+    created_at = DateTimeField(auto_now_add=True, nullable=False)
+    revoked = BooleanField(default=False, nullable=False)
+    revoked_at = DateTimeField()
+    expires_at = TTLField()
+
+
+class RateCounter(DynamoModel):
+    """Requests counted in one fixed window, under ``<limit>:<who>:<window start>``; atomic across processes."""
+
+    class Meta:
+        app_label = "blog"
+        cache_ttl = 0
+
+    pk = CharField(primary_key=True, max_length=300, nullable=False)
+    n = IntegerField()
     expires_at = TTLField()

@@ -3,7 +3,10 @@
 A cursor is the library's ``Page.next_key`` (the DynamoDB ExclusiveStartKey)
 signed with Django's :mod:`~django.core.signing` together with a *scope*
 naming the list it belongs to, so a tampered cursor, or one taken from
-another list, is a 400 instead of an odd DynamoDB request.
+another list, is a 400 instead of an odd DynamoDB request. A cursor signed
+with the right key can still be forged by whoever knows the key (a published
+development key, a leaked one): its contents are checked too, and a start key
+DynamoDB refuses is a 400 as well, never a 500.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.core import signing
+
+from dynamo_backend import RequestValidationError
 
 from .errors import BadRequest, InvalidInput
 
@@ -48,15 +53,31 @@ def decode_cursor(request, scope: str) -> dict[str, Any] | None:
     try:
         data = signing.loads(raw, salt=_SALT)
     except (signing.BadSignature, ValueError):
-        raise BadRequest("Invalid cursor.", fields={"cursor": ["Invalid or tampered cursor."]}) from None
+        raise _invalid_cursor() from None
     if not isinstance(data, dict) or data.get("s") != scope or not isinstance(data.get("k"), dict):
         raise BadRequest("Invalid cursor.", fields={"cursor": ["This cursor belongs to another list."]})
+    if not all(_is_key_value(value) for value in data["k"].values()) or not data["k"]:
+        raise _invalid_cursor()
     return data["k"]
+
+
+def _is_key_value(value: Any) -> bool:
+    """A key attribute value as DynamoDB sends it: {"S": str} or {"N": str} (the blog has no binary keys)."""
+    return isinstance(value, dict) and len(value) == 1 and any(isinstance(value.get(t), str) for t in ("S", "N"))
+
+
+def _invalid_cursor() -> BadRequest:
+    return BadRequest("Invalid cursor.", fields={"cursor": ["Invalid or tampered cursor."]})
 
 
 def paginate(request, queryset, scope: str) -> tuple[list, str | None]:
     """Run one page of ``queryset``; return (items, next_cursor)."""
     limit = parse_limit(request)
     start_key = decode_cursor(request, scope)
-    page = queryset.paginate(limit, start_key=start_key)
+    try:
+        page = queryset.paginate(limit, start_key=start_key)
+    except RequestValidationError:
+        if start_key is None:
+            raise
+        raise _invalid_cursor() from None  # DynamoDB refused the start key: not ours
     return list(page.items), encode_cursor(page.next_key, scope)

@@ -6,16 +6,31 @@ from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
 
-from .models import Author, Comment, Post
+from .models import ApiToken, Author, Comment, Post
 
 
-def author_to_dict(author: Author) -> dict[str, Any]:
-    return {
+def author_to_dict(author: Author, *, show_email: bool = False) -> dict[str, Any]:
+    """An author; ``email`` only for the author themself and the moderator (``auth.viewer().may_see_email``)."""
+    data = {
         "pk": author.pk,
         "username": author.username,
         "email": author.email,
         "bio": author.bio,
         "created_at": author.created_at,
+    }
+    if not show_email:
+        del data["email"]
+    return data
+
+
+def token_to_dict(token: ApiToken) -> dict[str, Any]:
+    """What the API says about a token: never its secret nor its hash (the secret is shown once, at creation)."""
+    return {
+        "id": token.pk,
+        "author_pk": token.author_pk,
+        "created_at": token.created_at,
+        "revoked": bool(token.revoked),
+        "revoked_at": token.revoked_at,
     }
 
 

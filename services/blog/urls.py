@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path, register_converter
 
-from . import views
+from . import token_views, views
 
 
 class UUIDStringConverter:
@@ -23,6 +23,8 @@ urlpatterns = [
     path("healthz", views.HealthView.as_view(), name="healthz"),
     path("api/authors/", views.AuthorListView.as_view(), name="author-list"),
     path("api/authors/<pk:pk>/", views.AuthorDetailView.as_view(), name="author-detail"),
+    path("api/authors/<pk:pk>/tokens/", token_views.TokenListView.as_view(), name="token-list"),
+    path("api/authors/<pk:pk>/tokens/<pk:token_id>/", token_views.TokenDetailView.as_view(), name="token-detail"),
     path("api/posts/", views.PostListView.as_view(), name="post-list"),
     path("api/posts/<pk:pk>/", views.PostDetailView.as_view(), name="post-detail"),
     path("api/posts/<pk:pk>/comments/", views.PostCommentsView.as_view(), name="post-comments"),

@@ -17,7 +17,7 @@ from typing import Any
 
 from dynamo_backend import DynamoModel, ValidationError
 
-from .errors import InvalidInput, InvalidJson
+from .errors import InvalidInput, InvalidJson, UnsupportedMediaType
 from .models import Author, Comment, Post
 
 
@@ -25,11 +25,23 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def is_json_media_type(content_type: str) -> bool:
+    """application/json, or a JSON-based type such as application/merge-patch+json."""
+    media_type = content_type.split(";")[0].strip().lower()
+    return media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json"))
+
+
 def parse_json_object(request) -> dict[str, Any]:
-    """Return the request body as a dict, or raise InvalidJson."""
+    """Return the request body as a dict, or raise InvalidJson (UnsupportedMediaType unless it is declared JSON).
+
+    A body must say it is JSON: a form or text/plain body is what a page on
+    another site can send without a CORS preflight, so it is refused unread.
+    """
     raw = request.body  # RequestDataTooBig (413) surfaces here
     if not raw.strip():
         raise InvalidJson("Request body must be a JSON object; it is empty.")
+    if not is_json_media_type(request.META.get("CONTENT_TYPE", "")):
+        raise UnsupportedMediaType("Request body must be JSON: send Content-Type: application/json.")
     try:
         data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:

@@ -4,7 +4,9 @@ Views validate input, call the model layer and shape JSON. They catch no
 DynamoDB errors: :class:`~services.blog.middleware.ApiErrorMiddleware` maps
 every exception to the API's error shape. Reads fan out through the
 library's batched loading (``prefetch("author")`` / ``in_bulk``) so a page
-costs a small constant number of DynamoDB calls, not one per row.
+costs a small constant number of DynamoDB calls, not one per row. Writes
+need a token (``@auth.write``) and may change only what its author owns
+(services/blog/auth.py); reads are public.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dynamo_backend import Coalesce, F
 from dynamo_backend import exceptions as ddb
 from dynamo_backend.table import describe_table
 
+from . import auth
 from .errors import RETRY_AFTER_SECONDS, InvalidInput, NotFound, error_response
 from .idempotency import create_once
 from .models import POST_FEED, Author, Comment, Post
@@ -72,33 +75,43 @@ def _get_or_404(model, pk: str):
 
 class AuthorListView(ApiView):
     def get(self, request):
+        viewer = auth.viewer(request)
         authors, next_cursor = paginate(request, Author.objects.all(), "authors")
-        return JsonResponse({"results": [author_to_dict(a) for a in authors], "next_cursor": next_cursor})
+        results = [author_to_dict(a, show_email=viewer.may_see_email(a.pk)) for a in authors]
+        return JsonResponse({"results": results, "next_cursor": next_cursor})
 
+    @auth.signup
     def post(self, request):
         data = AUTHOR_SCHEMA.validate(parse_json_object(request), partial=False)
         author = create_once(Author, request, **data)
-        return _created(author_to_dict(author), f"/api/authors/{author.pk}/")
+        # The token is in this answer only: just its hash is stored (and an Idempotency-Key replay leaves it out).
+        token = auth.first_token(author)
+        return _created({**author_to_dict(author, show_email=True), "token": token}, f"/api/authors/{author.pk}/")
 
 
 class AuthorDetailView(ApiView):
     def get(self, request, pk):
+        viewer = auth.viewer(request)
         author = _get_or_404(Author, pk)
-        return JsonResponse(author_to_dict(author))
+        return JsonResponse(author_to_dict(author, show_email=viewer.may_see_email(author.pk)))
 
+    @auth.write
     def put(self, request, pk):
         data = AUTHOR_SCHEMA.validate(parse_json_object(request), partial=True)
         author = _get_or_404(Author, pk)
+        auth.check_owner(request, author.pk)
         if data:
             for name, value in data.items():
                 setattr(author, name, value)
             author.save(update_fields=list(data))
-        return JsonResponse(author_to_dict(author))
+        return JsonResponse(author_to_dict(author, show_email=True))
 
     patch = put
 
+    @auth.write
     def delete(self, request, pk):
         author = _get_or_404(Author, pk)
+        auth.check_owner(request, author.pk)
         # on_delete=PROTECT: refused (409) while posts or comments reference the
         # author, atomically with their creation, so no race leaves an orphan.
         if not author.delete()[0]:
@@ -126,8 +139,9 @@ class PostListView(ApiView):
             {"results": [post_to_dict(p, related_author(p)) for p in posts], "next_cursor": next_cursor}
         )
 
+    @auth.write
     def post(self, request):
-        data = POST_SCHEMA.validate(parse_json_object(request), partial=False)
+        data = POST_SCHEMA.validate(auth.as_author(request, parse_json_object(request)), partial=False)
         author = _require_author(data["author_pk"])
         post = create_once(Post, request, **data)
         return _created(post_to_dict(post, author), f"/api/posts/{post.pk}/")
@@ -153,9 +167,11 @@ class PostDetailView(ApiView):
         payload["comments_truncated"] = page.next_key is not None
         return JsonResponse(payload)
 
+    @auth.write
     def put(self, request, pk):
-        data = POST_SCHEMA.validate(parse_json_object(request), partial=True)
+        data = POST_SCHEMA.validate(auth.as_author(request, parse_json_object(request), create=False), partial=True)
         post = _get_or_404(Post, pk)
+        auth.check_owner(request, post.author_pk)
         author = _require_author(data["author_pk"]) if "author_pk" in data else None
         if data:
             for name, value in data.items():
@@ -165,11 +181,15 @@ class PostDetailView(ApiView):
 
     patch = put
 
+    @auth.write
     def delete(self, request, pk):
         # on_delete=CASCADE: the library marks the post (no new comment can
         # join), deletes its comments, then the post; an interrupted delete
         # resumes when repeated.
-        post = _get_or_404(Post, pk)
+        post = Post.objects.consistent().filter(pk=pk).first()
+        if post is None:
+            raise NotFound(f"Post {pk} does not exist.")
+        auth.check_owner(request, post.author_pk)
         if not post.delete()[0]:
             raise NotFound(f"Post {pk} does not exist.")
         return _no_content()
@@ -187,8 +207,9 @@ class PostCommentsView(ApiView):
             {"results": [comment_to_dict(c, related_author(c)) for c in comments], "next_cursor": next_cursor}
         )
 
+    @auth.write
     def post(self, request, pk):
-        body = parse_json_object(request)
+        body = auth.as_author(request, parse_json_object(request))
         _get_or_404(Post, pk)
         data = COMMENT_SCHEMA.validate(body, partial=False)
         author = _require_author(data["author_pk"])
@@ -201,8 +222,10 @@ class CommentDetailView(ApiView):
         comment = _get_or_404(Comment, pk)
         return JsonResponse(comment_to_dict(comment, related_author(comment)))
 
+    @auth.write
     def delete(self, request, pk):
         comment = _get_or_404(Comment, pk)
+        auth.check_comment_delete(request, comment)
         if not comment.delete()[0]:
             raise NotFound(f"Comment {pk} does not exist.")
         return _no_content()

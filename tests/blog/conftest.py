@@ -9,15 +9,18 @@ no engine; ``no_dynamodb`` makes any DynamoDB call fail them.
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
 from django.test import Client, override_settings
 
-from services.blog.models import Author, Comment, IdempotencyRecord, Post
+from services.blog.models import ApiToken, Author, Comment, IdempotencyRecord, Post, RateCounter
 from tests.fixtures import EngineContext
 
-BLOG_MODELS = (Author, Post, Comment, IdempotencyRecord)
+BLOG_MODELS = (Author, Post, Comment, IdempotencyRecord, ApiToken, RateCounter)
+# The moderator's token in tests that ask for ``admin_token``.
+ADMIN_TOKEN = "test-admin-token-0123456789abcdefghijklmnop"
 # The API's tests exercise the library through HTTP views; two engines (one
 # in-process, one over HTTP) cover them, and a third round would add minutes.
 BLOG_ENGINES = ("moto", "dynalite")
@@ -47,17 +50,50 @@ def dynamo_settings(blog_tables: EngineContext):
     return _override
 
 
+def bearer(token: str) -> dict:
+    """The test client's keyword for ``Authorization: Bearer <token>``."""
+    return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+
+
 class Api:
-    """Thin JSON wrapper around Django's test client."""
+    """Thin JSON wrapper around Django's test client.
+
+    It remembers the token of every author it created: ``as_=author`` (the
+    author's dict or pk) sends the request with that author's token,
+    ``token=`` with any token.
+    """
 
     def __init__(self, client: Client | None = None) -> None:
         self.client = client or Client()
+        self.tokens: dict[str, str] = {}
 
-    def request(self, method: str, url: str, data=None, *, raw: bytes | str | None = None, **extra):
+    def token_of(self, author: dict | str) -> str:
+        return self.tokens[author if isinstance(author, str) else author["pk"]]
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        data=None,
+        *,
+        raw: bytes | str | None = None,
+        as_: dict | str | None = None,
+        token: str | None = None,
+        content_type: str = "application/json",
+        **extra,
+    ):
         body = raw if raw is not None else (json.dumps(data) if data is not None else "")
-        return self.client.generic(method, url, data=body, content_type="application/json", **extra)
+        if as_ is not None:
+            token = self.token_of(as_)
+        if token is not None:
+            extra.update(bearer(token))
+        return self.client.generic(method, url, data=body, content_type=content_type, **extra)
 
-    def get(self, url, **extra):
+    def get(self, url, *, as_: dict | str | None = None, token: str | None = None, **extra):
+        if as_ is not None:
+            token = self.token_of(as_)
+        if token is not None:
+            extra.update(bearer(token))
         return self.client.get(url, **extra)
 
     def post(self, url, data=None, **kw):
@@ -75,21 +111,37 @@ class Api:
     # --- shortcuts that must succeed -------------------------------------------
 
     def create_author(self, username: str = "alice", **fields) -> dict:
+        """Sign up; the answer (with its ``token``) is returned and the token remembered."""
         data = {"username": username, "email": f"{username}@example.com", **fields}
         response = self.post("/api/authors/", data)
         assert response.status_code == 201, response.content
-        return response.json()
+        created = response.json()
+        self.tokens[created["pk"]] = created["token"]
+        return created
 
     def create_post(self, author_pk: str, slug: str = "hello", **fields) -> dict:
+        """Create a post as that author (with the author's token)."""
         data = {"title": f"Title of {slug}", "slug": slug, "author_pk": author_pk, **fields}
-        response = self.post("/api/posts/", data)
+        response = self.post("/api/posts/", data, as_=author_pk)
         assert response.status_code == 201, response.content
         return response.json()
 
     def create_comment(self, post_pk: str, author_pk: str, body: str = "Nice post") -> dict:
-        response = self.post(f"/api/posts/{post_pk}/comments/", {"author_pk": author_pk, "body": body})
+        """Comment as that author (with the author's token)."""
+        data = {"author_pk": author_pk, "body": body}
+        response = self.post(f"/api/posts/{post_pk}/comments/", data, as_=author_pk)
         assert response.status_code == 201, response.content
         return response.json()
+
+
+def public(author: dict) -> dict:
+    """An author as anyone reads it: no email, no token."""
+    return {k: v for k, v in author.items() if k not in ("email", "token")}
+
+
+def own(author: dict) -> dict:
+    """An author as they read themselves: with the email, without the token (shown at sign-up only)."""
+    return {k: v for k, v in author.items() if k != "token"}
 
 
 @pytest.fixture
@@ -106,6 +158,13 @@ def new_api():
 @pytest.fixture
 def assert_error():
     return check_error
+
+
+@pytest.fixture
+def admin_token():
+    """The moderator's token, configured as DJANGO_ADMIN_TOKEN would (only its SHA-256 in the settings)."""
+    with override_settings(BLOG_ADMIN_TOKEN_SHA256=hashlib.sha256(ADMIN_TOKEN.encode()).hexdigest()):
+        yield ADMIN_TOKEN
 
 
 def check_error(response, status: int, code: str, *fields: str) -> dict:

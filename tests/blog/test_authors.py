@@ -7,6 +7,7 @@ import uuid
 import pytest
 
 from services.blog.models import Author
+from tests.blog.conftest import own, public
 
 pytestmark = pytest.mark.usefixtures("blog_tables")
 
@@ -15,7 +16,7 @@ def test_create_author_returns_201_with_the_author(api):
     response = api.post("/api/authors/", {"username": "alice", "email": "alice@example.com", "bio": "Writer"})
     assert response.status_code == 201
     body = response.json()
-    assert set(body) == {"pk", "username", "email", "bio", "created_at"}
+    assert set(body) == {"pk", "username", "email", "bio", "created_at", "token"}
     assert body["username"] == "alice" and body["email"] == "alice@example.com" and body["bio"] == "Writer"
     uuid.UUID(body["pk"])
     assert response["Location"] == f"/api/authors/{body['pk']}/"
@@ -29,7 +30,7 @@ def test_get_author(api):
     created = api.create_author()
     response = api.get(f"/api/authors/{created['pk']}/")
     assert response.status_code == 200
-    assert response.json() == created
+    assert response.json() == public(created)
 
 
 def test_get_author_accepts_uppercase_uuid(api):
@@ -69,41 +70,42 @@ def test_list_authors_paginates_with_cursor(api):
 
 def test_put_updates_only_given_fields(api):
     created = api.create_author(bio="old")
-    response = api.put(f"/api/authors/{created['pk']}/", {"bio": "new"})
+    response = api.put(f"/api/authors/{created['pk']}/", {"bio": "new"}, as_=created)
     assert response.status_code == 200
-    assert response.json() == {**created, "bio": "new"}
+    assert response.json() == {**own(created), "bio": "new"}
     assert api.get(f"/api/authors/{created['pk']}/").json()["bio"] == "new"
 
 
 def test_patch_is_the_same_as_put(api):
     created = api.create_author()
-    response = api.patch(f"/api/authors/{created['pk']}/", {"email": "x@example.org"})
+    response = api.patch(f"/api/authors/{created['pk']}/", {"email": "x@example.org"}, as_=created)
     assert response.status_code == 200
-    assert api.get(f"/api/authors/{created['pk']}/").json()["email"] == "x@example.org"
+    assert api.get(f"/api/authors/{created['pk']}/", as_=created).json()["email"] == "x@example.org"
 
 
 def test_put_with_empty_object_changes_nothing(api):
     created = api.create_author()
-    response = api.put(f"/api/authors/{created['pk']}/", {})
-    assert response.status_code == 200 and response.json() == created
+    response = api.put(f"/api/authors/{created['pk']}/", {}, as_=created)
+    assert response.status_code == 200 and response.json() == own(created)
 
 
 def test_put_can_rename_and_frees_the_old_username(api):
     created = api.create_author("alice")
-    assert api.put(f"/api/authors/{created['pk']}/", {"username": "alicia"}).status_code == 200
+    assert api.put(f"/api/authors/{created['pk']}/", {"username": "alicia"}, as_=created).status_code == 200
     assert api.get(f"/api/authors/{created['pk']}/").json()["username"] == "alicia"
     api.create_author("alice")  # the old name is free again
 
 
 def test_put_missing_author_is_404(api, assert_error):
-    assert_error(api.put(f"/api/authors/{uuid.uuid4()}/", {"bio": "x"}), 404, "not_found")
+    alice = api.create_author()
+    assert_error(api.put(f"/api/authors/{uuid.uuid4()}/", {"bio": "x"}, as_=alice), 404, "not_found")
 
 
 @pytest.mark.parametrize("field", ["pk", "created_at"])
 def test_put_read_only_field_is_400(api, assert_error, field):
     created = api.create_author()
     error = assert_error(
-        api.put(f"/api/authors/{created['pk']}/", {field: created[field]}), 400, "validation_error", field
+        api.put(f"/api/authors/{created['pk']}/", {field: created[field]}, as_=created), 400, "validation_error", field
     )
     assert "read-only" in error["fields"][field][0]
 
@@ -119,7 +121,7 @@ def test_duplicate_username_is_409(api, assert_error):
 def test_rename_to_taken_username_is_409(api, assert_error):
     api.create_author("alice")
     bob = api.create_author("bob")
-    assert_error(api.put(f"/api/authors/{bob['pk']}/", {"username": "alice"}), 409, "conflict")
+    assert_error(api.put(f"/api/authors/{bob['pk']}/", {"username": "alice"}, as_=bob), 409, "conflict")
     assert api.get(f"/api/authors/{bob['pk']}/").json()["username"] == "bob"
 
 
@@ -152,22 +154,23 @@ def test_all_field_errors_are_reported_together(api, assert_error):
 
 def test_delete_author_without_content_is_204(api, assert_error):
     created = api.create_author()
-    response = api.delete(f"/api/authors/{created['pk']}/")
+    response = api.delete(f"/api/authors/{created['pk']}/", as_=created)
     assert response.status_code == 204 and response.content == b""
     assert_error(api.get(f"/api/authors/{created['pk']}/"), 404, "not_found")
-    assert_error(api.delete(f"/api/authors/{created['pk']}/"), 404, "not_found")
+    # Its tokens went with it.
+    assert_error(api.delete(f"/api/authors/{created['pk']}/", as_=created), 401, "unauthorized")
 
 
 def test_delete_author_frees_the_username(api):
     created = api.create_author("alice")
-    api.delete(f"/api/authors/{created['pk']}/")
+    api.delete(f"/api/authors/{created['pk']}/", as_=created)
     api.create_author("alice")
 
 
 def test_delete_author_with_posts_is_409(api, assert_error):
     author = api.create_author()
     api.create_post(author["pk"])
-    error = assert_error(api.delete(f"/api/authors/{author['pk']}/"), 409, "conflict")
+    error = assert_error(api.delete(f"/api/authors/{author['pk']}/", as_=author), 409, "conflict")
     assert "1 Post" in error["message"]
     assert api.get(f"/api/authors/{author['pk']}/").status_code == 200
 
@@ -177,7 +180,7 @@ def test_delete_author_with_only_comments_is_409(api, assert_error):
     commenter = api.create_author("commenter")
     post = api.create_post(owner["pk"])
     api.create_comment(post["pk"], commenter["pk"])
-    error = assert_error(api.delete(f"/api/authors/{commenter['pk']}/"), 409, "conflict")
+    error = assert_error(api.delete(f"/api/authors/{commenter['pk']}/", as_=commenter), 409, "conflict")
     assert "1 Comment" in error["message"] and "Post" not in error["message"]
 
 

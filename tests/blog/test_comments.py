@@ -21,7 +21,7 @@ def setup(api):
 
 def test_create_comment_returns_201_with_embedded_author(api, setup):
     alice, bob, post = setup
-    response = api.post(f"/api/posts/{post['pk']}/comments/", {"author_pk": bob["pk"], "body": "Great!"})
+    response = api.post(f"/api/posts/{post['pk']}/comments/", {"author_pk": bob["pk"], "body": "Great!"}, as_=bob)
     assert response.status_code == 201, response.content
     body = response.json()
     assert set(body) == {"pk", "post_pk", "author_pk", "author", "body", "created_at"}
@@ -40,22 +40,29 @@ def test_new_comment_shows_in_the_post_page_at_once(api, setup):
 
 def test_comment_on_missing_post_is_404_and_writes_nothing(api, setup, assert_error):
     alice, bob, post = setup
-    response = api.post(f"/api/posts/{uuid.uuid4()}/comments/", {"author_pk": bob["pk"], "body": "x"})
+    response = api.post(f"/api/posts/{uuid.uuid4()}/comments/", {"author_pk": bob["pk"], "body": "x"}, as_=bob)
     assert_error(response, 404, "not_found")
     assert Comment.objects.count() == 0
 
 
-def test_comment_with_missing_author_is_400_naming_author_pk(api, setup, assert_error):
+def test_comment_as_another_author_is_403_naming_author_pk(api, setup, assert_error):
     alice, bob, post = setup
-    response = api.post(f"/api/posts/{post['pk']}/comments/", {"author_pk": str(uuid.uuid4()), "body": "x"})
-    assert_error(response, 400, "validation_error", "author_pk")
+    for other in (alice["pk"], str(uuid.uuid4())):
+        response = api.post(f"/api/posts/{post['pk']}/comments/", {"author_pk": other, "body": "x"}, as_=bob)
+        assert_error(response, 403, "forbidden", "author_pk")
     assert Comment.objects.count() == 0
+
+
+def test_comment_without_author_pk_is_by_the_tokens_author(api, setup):
+    alice, bob, post = setup
+    response = api.post(f"/api/posts/{post['pk']}/comments/", {"body": "mine"}, as_=bob)
+    assert response.status_code == 201, response.content
+    assert response.json()["author"] == {"pk": bob["pk"], "username": "bob"}
 
 
 @pytest.mark.parametrize(
     "payload, field",
     [
-        ({"body": "x"}, "author_pk"),
         ({"author_pk": "AUTHOR"}, "body"),
         ({"author_pk": "AUTHOR", "body": ""}, "body"),
         ({"author_pk": "AUTHOR", "body": "   "}, "body"),
@@ -70,7 +77,8 @@ def test_comment_with_missing_author_is_400_naming_author_pk(api, setup, assert_
 def test_invalid_comment_is_400_and_writes_nothing(api, setup, assert_error, payload, field):
     alice, bob, post = setup
     payload = {k: (bob["pk"] if v == "AUTHOR" else post["pk"] if v == "POST" else v) for k, v in payload.items()}
-    assert_error(api.post(f"/api/posts/{post['pk']}/comments/", payload), 400, "validation_error", field)
+    response = api.post(f"/api/posts/{post['pk']}/comments/", payload, as_=bob)
+    assert_error(response, 400, "validation_error", field)
     assert Comment.objects.count() == 0
 
 
@@ -107,23 +115,24 @@ def test_get_comment(api, setup):
 def test_delete_comment_is_204_then_404(api, setup, assert_error):
     alice, bob, post = setup
     comment = api.create_comment(post["pk"], bob["pk"])
-    response = api.delete(f"/api/comments/{comment['pk']}/")
+    response = api.delete(f"/api/comments/{comment['pk']}/", as_=bob)
     assert response.status_code == 204 and response.content == b""
     assert_error(api.get(f"/api/comments/{comment['pk']}/"), 404, "not_found")
-    assert_error(api.delete(f"/api/comments/{comment['pk']}/"), 404, "not_found")
+    assert_error(api.delete(f"/api/comments/{comment['pk']}/", as_=bob), 404, "not_found")
     assert api.get(f"/api/posts/{post['pk']}/").json()["comments"] == []
 
 
-def test_delete_missing_comment_is_404(api, assert_error):
-    assert_error(api.delete(f"/api/comments/{uuid.uuid4()}/"), 404, "not_found")
+def test_delete_missing_comment_is_404(api, setup, assert_error):
+    alice, bob, post = setup
+    assert_error(api.delete(f"/api/comments/{uuid.uuid4()}/", as_=bob), 404, "not_found")
 
 
 def test_deleting_last_comment_lets_the_author_be_deleted(api, setup):
     alice, bob, post = setup
     comment = api.create_comment(post["pk"], bob["pk"])
-    assert api.delete(f"/api/authors/{bob['pk']}/").status_code == 409
-    api.delete(f"/api/comments/{comment['pk']}/")
-    assert api.delete(f"/api/authors/{bob['pk']}/").status_code == 204
+    assert api.delete(f"/api/authors/{bob['pk']}/", as_=bob).status_code == 409
+    api.delete(f"/api/comments/{comment['pk']}/", as_=bob)
+    assert api.delete(f"/api/authors/{bob['pk']}/", as_=bob).status_code == 204
 
 
 def test_comment_detail_wrong_method_is_405(api, setup, assert_error):

@@ -66,7 +66,9 @@ def test_concurrent_duplicate_slug_gives_one_201_rest_409(api, new_api):
 
     def create(i):
         response = new_api().post(
-            "/api/posts/", {"title": f"racer {i}", "slug": "contested", "author_pk": author["pk"]}
+            "/api/posts/",
+            {"title": f"racer {i}", "slug": "contested", "author_pk": author["pk"]},
+            token=author["token"],
         )
         return response.status_code
 

@@ -28,6 +28,10 @@ def _instance(cls, *args):
         (errors.NotFound("x"), 404, "not_found"),
         (errors.Conflict("x"), 409, "conflict"),
         (errors.InvalidJson("x"), 400, "invalid_json"),
+        (errors.Unauthorized("x"), 401, "unauthorized"),
+        (errors.Forbidden("x"), 403, "forbidden"),
+        (errors.UnsupportedMediaType("x"), 415, "unsupported_media_type"),
+        (errors.RateLimited("x", retry_after=7), 429, "rate_limited"),
         (RequestDataTooBig("x"), 413, "payload_too_large"),
         (dynamo_backend.ValidationError({"email": ["bad"]}), 400, "validation_error"),
         (ObjectDoesNotExist("x"), 404, "not_found"),
@@ -50,6 +54,10 @@ def test_middleware_maps_exceptions(exc, status, code, assert_error):
     error = assert_error(response, status, code)
     if status == 503:
         assert response["Retry-After"] == "1"
+    if status == 429:
+        assert response["Retry-After"] == "7"
+    if status in (401, 403):
+        assert response["WWW-Authenticate"].startswith("Bearer ")
     if code == "validation_error":
         assert error["fields"] == {"email": ["bad"]}
 
@@ -59,3 +67,10 @@ def test_handlers_are_json():
     assert errors.not_found(request, Http404()).status_code == 404
     response = errors.server_error(request)
     assert response.status_code == 500 and json.loads(response.content)["error"]["code"] == "internal_error"
+
+
+@pytest.mark.parametrize(
+    "status, code", [(400, "bad_request"), (403, "forbidden"), (413, "payload_too_large"), (502, "error")]
+)
+def test_a_bare_status_gets_its_usual_code(status, code, assert_error):
+    assert_error(errors.status_error(status), status, code)

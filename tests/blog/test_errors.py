@@ -38,14 +38,14 @@ def test_json_that_is_not_an_object_is_400(api, assert_error, raw):
 
 def test_malformed_json_on_update_is_400_and_changes_nothing(api, assert_error):
     author = api.create_author(bio="keep")
-    assert_error(api.put(f"/api/authors/{author['pk']}/", raw=b"{oops"), 400, "invalid_json")
+    assert_error(api.put(f"/api/authors/{author['pk']}/", raw=b"{oops", as_=author), 400, "invalid_json")
     assert api.get(f"/api/authors/{author['pk']}/").json()["bio"] == "keep"
 
 
 def test_malformed_json_for_comment_is_400(api, assert_error):
     author = api.create_author()
     post = api.create_post(author["pk"])
-    assert_error(api.post(f"/api/posts/{post['pk']}/comments/", raw=b"]"), 400, "invalid_json")
+    assert_error(api.post(f"/api/posts/{post['pk']}/comments/", raw=b"]", as_=author), 400, "invalid_json")
 
 
 def test_body_over_1_mib_is_413_and_writes_nothing(api, assert_error):
@@ -58,13 +58,14 @@ def test_body_over_1_mib_on_post_update_is_413(api, assert_error):
     author = api.create_author()
     post = api.create_post(author["pk"])
     big = b'{"body": "' + b"x" * (1024 * 1024 + 10) + b'"}'
-    assert_error(api.put(f"/api/posts/{post['pk']}/", raw=big), 413, "payload_too_large")
+    assert_error(api.put(f"/api/posts/{post['pk']}/", raw=big, as_=author), 413, "payload_too_large")
 
 
 def test_post_body_over_model_limit_is_400(api, assert_error):
     author = api.create_author()
     post = api.create_post(author["pk"])
-    assert_error(api.patch(f"/api/posts/{post['pk']}/", {"body": "x" * 50_001}), 400, "validation_error", "body")
+    response = api.patch(f"/api/posts/{post['pk']}/", {"body": "x" * 50_001}, as_=author)
+    assert_error(response, 400, "validation_error", "body")
 
 
 @pytest.mark.parametrize(

@@ -20,8 +20,8 @@ def alice(api):
     return api.create_author("alice")
 
 
-def post_with_key(api, url, data, key):
-    return api.post(url, data, HTTP_IDEMPOTENCY_KEY=key)
+def post_with_key(api, url, data, key, **kw):
+    return api.post(url, data, HTTP_IDEMPOTENCY_KEY=key, **kw)
 
 
 def test_a_replayed_create_returns_the_first_answer_and_writes_nothing(api):
@@ -65,7 +65,8 @@ def test_a_validation_error_is_remembered_too(api, assert_error):
 def test_a_retry_after_a_failed_attempt_finds_the_resource_that_attempt_stored(api, alice):
     # The first attempt stored the post, then failed (5xx): the key is released with its resource pk.
     url, data = "/api/posts/", {"title": "t", "slug": "retry-me", "author_pk": alice["pk"]}
-    request = RequestFactory().post(url, data=json.dumps(data), content_type="application/json")
+    authorization = {"HTTP_AUTHORIZATION": f"Bearer {api.token_of(alice)}"}
+    request = RequestFactory().post(url, data=json.dumps(data), content_type="application/json", **authorization)
     pinned = "00000000-0000-4000-8000-000000000005"
     IdempotencyRecord(
         pk=idempotency._record_pk(request, "k-5"),
@@ -75,7 +76,7 @@ def test_a_retry_after_a_failed_attempt_finds_the_resource_that_attempt_stored(a
         lease_until=0,
     ).save()
     Post.objects.create(pk=pinned, **data)
-    response = post_with_key(api, url, data, "k-5")
+    response = post_with_key(api, url, data, "k-5", as_=alice)
     assert response.status_code == 201 and response.json()["pk"] == pinned
     assert Post.objects.consistent().filter(slug="retry-me").count() == 1
 
@@ -84,7 +85,8 @@ def test_comments_are_created_once_per_key(api, alice):
     post = api.create_post(alice["pk"])
     url = f"/api/posts/{post['pk']}/comments/"
     for _ in range(3):
-        assert post_with_key(api, url, {"author_pk": alice["pk"], "body": "hi"}, "k-6").status_code == 201
+        answer = post_with_key(api, url, {"author_pk": alice["pk"], "body": "hi"}, "k-6", as_=alice)
+        assert answer.status_code == 201
     assert Comment.objects.uncached().filter(post_pk=post["pk"]).count() == 1
 
 

@@ -27,6 +27,7 @@ def test_create_post_returns_201_with_embedded_author(api, alice):
             "tags": ["aws", "django"],
             "body": "Text",
         },
+        as_=alice,
     )
     assert response.status_code == 201, response.content
     body = response.json()
@@ -156,16 +157,24 @@ def test_cursor_from_another_list_is_400(api, alice, assert_error):
 def test_duplicate_slug_is_409(api, alice, assert_error):
     api.create_post(alice["pk"], "same")
     error = assert_error(
-        api.post("/api/posts/", {"title": "x", "slug": "same", "author_pk": alice["pk"]}), 409, "conflict"
+        api.post("/api/posts/", {"title": "x", "slug": "same", "author_pk": alice["pk"]}, as_=alice), 409, "conflict"
     )
     assert "slug" in error["message"]
     assert Post.objects.count() == 1
 
 
-def test_post_with_missing_author_is_400_naming_author_pk(api, assert_error):
-    response = api.post("/api/posts/", {"title": "x", "slug": "x", "author_pk": str(uuid.uuid4())})
-    assert_error(response, 400, "validation_error", "author_pk")
+def test_post_for_another_or_a_missing_author_is_403_naming_author_pk(api, alice, assert_error):
+    bob = api.create_author("bob")
+    for other in (bob["pk"], str(uuid.uuid4())):
+        response = api.post("/api/posts/", {"title": "x", "slug": "x", "author_pk": other}, as_=alice)
+        assert_error(response, 403, "forbidden", "author_pk")
     assert Post.objects.count() == 0
+
+
+def test_post_without_author_pk_is_by_the_tokens_author(api, alice):
+    response = api.post("/api/posts/", {"title": "x", "slug": "x"}, as_=alice)
+    assert response.status_code == 201, response.content
+    assert response.json()["author"] == {"pk": alice["pk"], "username": "alice"}
 
 
 @pytest.mark.parametrize(
@@ -195,18 +204,18 @@ def test_post_with_missing_author_is_400_naming_author_pk(api, assert_error):
 )
 def test_invalid_post_is_400_and_writes_nothing(api, alice, assert_error, changes, field):
     payload = {"title": "t", "slug": "s", "author_pk": alice["pk"], **changes}
-    assert_error(api.post("/api/posts/", payload), 400, "validation_error", field)
+    assert_error(api.post("/api/posts/", payload, as_=alice), 400, "validation_error", field)
     assert Post.objects.count() == 0
 
 
-def test_missing_required_post_fields_are_named(api, assert_error):
-    error = assert_error(api.post("/api/posts/", {}), 400, "validation_error")
-    assert set(error["fields"]) == {"title", "slug", "author_pk"}
+def test_missing_required_post_fields_are_named(api, alice, assert_error):
+    error = assert_error(api.post("/api/posts/", {}, as_=alice), 400, "validation_error")
+    assert set(error["fields"]) == {"title", "slug"}  # author_pk: the token's author
 
 
 def test_put_updates_only_given_fields_and_next_get_shows_it(api, alice):
     post = api.create_post(alice["pk"], tags=["a"])
-    response = api.put(f"/api/posts/{post['pk']}/", {"title": "New title", "published": True})
+    response = api.put(f"/api/posts/{post['pk']}/", {"title": "New title", "published": True}, as_=alice)
     assert response.status_code == 200
     updated = response.json()
     assert updated["title"] == "New title" and updated["published"] is True
@@ -218,36 +227,37 @@ def test_put_updates_only_given_fields_and_next_get_shows_it(api, alice):
 
 def test_patch_updates_tags(api, alice):
     post = api.create_post(alice["pk"])
-    assert api.patch(f"/api/posts/{post['pk']}/", {"tags": ["x", "y"]}).json()["tags"] == ["x", "y"]
+    assert api.patch(f"/api/posts/{post['pk']}/", {"tags": ["x", "y"]}, as_=alice).json()["tags"] == ["x", "y"]
     assert api.get(f"/api/posts/{post['pk']}/").json()["tags"] == ["x", "y"]
 
 
 def test_put_change_slug_to_taken_one_is_409(api, alice, assert_error):
     api.create_post(alice["pk"], "taken")
     post = api.create_post(alice["pk"], "mine")
-    assert_error(api.put(f"/api/posts/{post['pk']}/", {"slug": "taken"}), 409, "conflict")
+    assert_error(api.put(f"/api/posts/{post['pk']}/", {"slug": "taken"}, as_=alice), 409, "conflict")
     assert api.get(f"/api/posts/{post['pk']}/").json()["slug"] == "mine"
 
 
 def test_put_change_slug_frees_the_old_one(api, alice):
     post = api.create_post(alice["pk"], "old")
-    assert api.put(f"/api/posts/{post['pk']}/", {"slug": "new"}).status_code == 200
+    assert api.put(f"/api/posts/{post['pk']}/", {"slug": "new"}, as_=alice).status_code == 200
     api.create_post(alice["pk"], "old")
 
 
-def test_put_can_move_post_to_another_author(api, alice):
+def test_put_cannot_give_a_post_to_another_or_a_missing_author(api, alice, assert_error):
     bob = api.create_author("bob")
     post = api.create_post(alice["pk"])
-    body = api.put(f"/api/posts/{post['pk']}/", {"author_pk": bob["pk"]}).json()
-    assert body["author"] == {"pk": bob["pk"], "username": "bob"}
-    assert [p["pk"] for p in api.get(f"/api/posts/?author_pk={bob['pk']}").json()["results"]] == [post["pk"]]
+    for other in (bob["pk"], str(uuid.uuid4())):
+        response = api.put(f"/api/posts/{post['pk']}/", {"author_pk": other}, as_=alice)
+        assert_error(response, 403, "forbidden", "author_pk")
+    assert api.get(f"/api/posts/?author_pk={bob['pk']}").json()["results"] == []
 
 
-def test_put_to_missing_author_is_400(api, alice, assert_error):
+def test_put_may_repeat_the_posts_own_author(api, alice):
     post = api.create_post(alice["pk"])
-    assert_error(
-        api.put(f"/api/posts/{post['pk']}/", {"author_pk": str(uuid.uuid4())}), 400, "validation_error", "author_pk"
-    )
+    response = api.put(f"/api/posts/{post['pk']}/", {"author_pk": alice["pk"].upper(), "title": "t2"}, as_=alice)
+    assert response.status_code == 200, response.content
+    assert response.json()["author"] == {"pk": alice["pk"], "username": "alice"}
 
 
 @pytest.mark.parametrize("field", ["view_count", "created_at", "updated_at", "pk"])
@@ -255,13 +265,16 @@ def test_put_read_only_field_is_400_and_changes_nothing(api, alice, assert_error
     post = api.create_post(alice["pk"])
     value = 99 if field == "view_count" else post[field]
     assert_error(
-        api.put(f"/api/posts/{post['pk']}/", {field: value, "title": "changed"}), 400, "validation_error", field
+        api.put(f"/api/posts/{post['pk']}/", {field: value, "title": "changed"}, as_=alice),
+        400,
+        "validation_error",
+        field,
     )
     assert Post.objects.get(pk=post["pk"]).title == post["title"]
 
 
-def test_put_missing_post_is_404(api, assert_error):
-    assert_error(api.put(f"/api/posts/{uuid.uuid4()}/", {"title": "x"}), 404, "not_found")
+def test_put_missing_post_is_404(api, alice, assert_error):
+    assert_error(api.put(f"/api/posts/{uuid.uuid4()}/", {"title": "x"}, as_=alice), 404, "not_found")
     assert Post.objects.count() == 0
 
 
@@ -270,18 +283,18 @@ def test_delete_post_cascades_comments(api, alice, assert_error):
     comments = [api.create_comment(post["pk"], alice["pk"], f"c{i}") for i in range(30)]
     other = api.create_post(alice["pk"], "other")
     kept = api.create_comment(other["pk"], alice["pk"])
-    response = api.delete(f"/api/posts/{post['pk']}/")
+    response = api.delete(f"/api/posts/{post['pk']}/", as_=alice)
     assert response.status_code == 204 and response.content == b""
     assert_error(api.get(f"/api/posts/{post['pk']}/"), 404, "not_found")
     assert_error(api.get(f"/api/comments/{comments[0]['pk']}/"), 404, "not_found")
     assert Comment.objects.filter(post_pk=post["pk"]).count() == 0
     assert api.get(f"/api/comments/{kept['pk']}/").status_code == 200
-    assert_error(api.delete(f"/api/posts/{post['pk']}/"), 404, "not_found")
+    assert_error(api.delete(f"/api/posts/{post['pk']}/", as_=alice), 404, "not_found")
 
 
 def test_delete_post_frees_the_slug(api, alice):
     post = api.create_post(alice["pk"], "reuse")
-    api.delete(f"/api/posts/{post['pk']}/")
+    api.delete(f"/api/posts/{post['pk']}/", as_=alice)
     api.create_post(alice["pk"], "reuse")
 
 
@@ -296,12 +309,12 @@ def test_delete_post_interrupted_half_way_finishes_on_retry(api, alice, monkeypa
         raise ServiceUnavailable("simulated outage")
 
     monkeypatch.setattr(Post, "delete", fail)
-    response = api.delete(f"/api/posts/{post['pk']}/")
+    response = api.delete(f"/api/posts/{post['pk']}/", as_=alice)
     assert_error(response, 503, "service_unavailable")
     monkeypatch.undo()
     assert Post.objects.filter(pk=post["pk"]).first() is not None  # post still there
 
-    assert api.delete(f"/api/posts/{post['pk']}/").status_code == 204
+    assert api.delete(f"/api/posts/{post['pk']}/", as_=alice).status_code == 204
     assert Post.objects.filter(pk=post["pk"]).first() is None
     assert Comment.objects.filter(post_pk=post["pk"]).count() == 0
 
@@ -312,13 +325,13 @@ def test_deleting_a_post_through_the_library_takes_its_comments_too(api, alice, 
         api.create_comment(post["pk"], alice["pk"], f"c{i}")
     Post.objects.get(pk=post["pk"]).delete()  # on_delete=CASCADE, whoever deletes it
     assert Comment.objects.uncached().filter(post_pk=post["pk"]).count() == 0
-    assert_error(api.delete(f"/api/posts/{post['pk']}/"), 404, "not_found")
+    assert_error(api.delete(f"/api/posts/{post['pk']}/", as_=alice), 404, "not_found")
 
 
 def test_delete_then_get_is_404_at_once(api, alice, assert_error):
     post = api.create_post(alice["pk"])
     api.get(f"/api/posts/{post['pk']}/")  # warm the caches
-    api.delete(f"/api/posts/{post['pk']}/")
+    api.delete(f"/api/posts/{post['pk']}/", as_=alice)
     assert_error(api.get(f"/api/posts/{post['pk']}/"), 404, "not_found")
     assert api.get("/api/posts/").json()["results"] == []
 
@@ -352,11 +365,11 @@ def test_delete_post_removes_comments_another_worker_just_wrote(api, alice):
     api.create_comment(post["pk"], alice["pk"], "mine")
     assert len(list(Comment.objects.filter(post_pk=post["pk"]))) == 1  # query now cached here
     _put_behind_the_caches(Comment(post_pk=post["pk"], author_pk=alice["pk"], body="from elsewhere"))
-    assert api.delete(f"/api/posts/{post['pk']}/").status_code == 204
+    assert api.delete(f"/api/posts/{post['pk']}/", as_=alice).status_code == 204
     assert Comment.objects.uncached().filter(post_pk=post["pk"]).count() == 0
 
 
 def test_author_delete_sees_a_post_another_worker_just_wrote(api, alice, assert_error):
     assert not Post.objects.filter(author_pk=alice["pk"]).exists()  # cached "no posts"
     _put_behind_the_caches(Post(title="t", slug="elsewhere", author_pk=alice["pk"]))
-    assert_error(api.delete(f"/api/authors/{alice['pk']}/"), 409, "conflict")
+    assert_error(api.delete(f"/api/authors/{alice['pk']}/", as_=alice), 409, "conflict")

@@ -101,6 +101,17 @@ def test_compose_keeps_debug_off_unless_asked(services, dockerfile):
     assert environment(flipped)["DJANGO_DEBUG"] == "1"
 
 
+def test_the_api_trusts_its_proxy_for_client_addresses_and_takes_limits_and_admin_token(services, dockerfile):
+    web = web_service(services, dockerfile)
+    env = environment(services[web])
+    assert env["DJANGO_TRUSTED_PROXY"] == "1"
+    assert env["DJANGO_ADMIN_TOKEN"] == ""  # none unless the operator gives one
+    assert "ports" not in services[web]  # only nginx reaches it, so X-Real-IP is nginx's
+    given = {**REQUIRED, "DJANGO_ADMIN_TOKEN": "t" * 40, "DJANGO_RATE_LIMIT_ADDRESS": "0"}
+    env = environment(load_compose(given)["services"][web])
+    assert env["DJANGO_ADMIN_TOKEN"] == "t" * 40 and env["DJANGO_RATE_LIMIT_ADDRESS"] == "0"
+
+
 def test_interpolation_follows_compose_rules():
     env = {"SET": "x", "EMPTY": ""}
     assert interpolate("${SET:-d} ${EMPTY:-d} ${EMPTY-d} ${UNSET-d} $$SET $SET", env) == "x d  d $SET x"

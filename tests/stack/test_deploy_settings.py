@@ -79,7 +79,11 @@ def test_testserver_is_not_an_allowed_host_unless_listed(debug):
 def test_frames_sniffing_and_referrers_are_refused_always():
     values = settings_with()
     assert "django.middleware.clickjacking.XFrameOptionsMiddleware" in values["MIDDLEWARE"]
-    assert values["MIDDLEWARE"][0] == "django.middleware.security.SecurityMiddleware"
+    # Outermost, the API's own (JSON errors, Cache-Control, CSP), then Django's security headers.
+    assert values["MIDDLEWARE"][:2] == [
+        "services.blog.security.ApiSecurityMiddleware",
+        "django.middleware.security.SecurityMiddleware",
+    ]
     assert values["X_FRAME_OPTIONS"] == "DENY"
     assert values["SECURE_CONTENT_TYPE_NOSNIFF"] is True
     assert values["SECURE_REFERRER_POLICY"] in {"no-referrer", "same-origin", "strict-origin"}

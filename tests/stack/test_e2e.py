@@ -186,18 +186,18 @@ def test_make_run_stack_serves_the_readme_flow_and_stops_cleanly(stack):
     assert author["username"] == f"alice-{suffix}"
     assert author["email"] == "alice@example.com"
     assert uuid.UUID(author["pk"])
+    # Sign-up answers the author's API token, once; writes send it.
+    auth = {"Authorization": f"Bearer {author['token']}"}
+    assert "email" not in http.get(f"{api}/authors/{author['pk']}/", timeout=10).json()
+
+    # Without the token a write is refused.
+    payload = {"title": "Hello DynamoDB", "slug": f"hello-dynamodb-{suffix}", "published": True}
+    response = http.post(f"{api}/posts/", json=payload, timeout=10)
+    assert_json_error(response, 401)
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
     # Create a post.
-    response = http.post(
-        f"{api}/posts/",
-        json={
-            "title": "Hello DynamoDB",
-            "slug": f"hello-dynamodb-{suffix}",
-            "author_pk": author["pk"],
-            "published": True,
-        },
-        timeout=10,
-    )
+    response = http.post(f"{api}/posts/", json={**payload, "author_pk": author["pk"]}, headers=auth, timeout=10)
     assert response.status_code == 201, response.text
     post = response.json()
     assert post["title"] == "Hello DynamoDB"
@@ -207,7 +207,8 @@ def test_make_run_stack_serves_the_readme_flow_and_stops_cleanly(stack):
     # A duplicate slug is a conflict.
     response = http.post(
         f"{api}/posts/",
-        json={"title": "Again", "slug": f"hello-dynamodb-{suffix}", "author_pk": author["pk"]},
+        json={"title": "Again", "slug": f"hello-dynamodb-{suffix}"},
+        headers=auth,
         timeout=10,
     )
     assert_json_error(response, 409)
@@ -240,9 +241,7 @@ def test_make_run_stack_serves_the_readme_flow_and_stops_cleanly(stack):
     assert views == [2, 3, 4, 5]
 
     # Comment on it.
-    response = http.post(
-        f"{api}/posts/{post['pk']}/comments/", json={"author_pk": author["pk"], "body": "First!"}, timeout=10
-    )
+    response = http.post(f"{api}/posts/{post['pk']}/comments/", json={"body": "First!"}, headers=auth, timeout=10)
     assert response.status_code == 201, response.text
     comment = response.json()
     assert comment["body"] == "First!"
@@ -254,26 +253,33 @@ def test_make_run_stack_serves_the_readme_flow_and_stops_cleanly(stack):
     assert comments[0]["author"]["username"] == author["username"]
 
     # The author still has a post and a comment: deleting them is refused.
-    assert_json_error(http.delete(f"{api}/authors/{author['pk']}/", timeout=10), 409)
+    assert_json_error(http.delete(f"{api}/authors/{author['pk']}/", headers=auth, timeout=10), 409)
 
     # Update the post.
-    response = http.put(f"{api}/posts/{post['pk']}/", json={"title": "Updated"}, timeout=10)
+    response = http.put(f"{api}/posts/{post['pk']}/", json={"title": "Updated"}, headers=auth, timeout=10)
     assert response.status_code == 200, response.text
     assert response.json()["title"] == "Updated"
 
     # Delete the comment, then the post; both are gone afterwards.
-    response = http.delete(f"{api}/comments/{comment['pk']}/", timeout=10)
+    response = http.delete(f"{api}/comments/{comment['pk']}/", headers=auth, timeout=10)
     assert response.status_code in (200, 204), response.text
-    response = http.delete(f"{api}/posts/{post['pk']}/", timeout=10)
+    response = http.delete(f"{api}/posts/{post['pk']}/", headers=auth, timeout=10)
     assert response.status_code in (200, 204), response.text
     assert_json_error(http.get(f"{api}/posts/{post['pk']}/", timeout=10), 404)
-    response = http.delete(f"{api}/authors/{author['pk']}/", timeout=10)
+    response = http.delete(f"{api}/authors/{author['pk']}/", headers=auth, timeout=10)
     assert response.status_code in (200, 204), response.text
+    # The author's token went with the author, on every worker.
+    assert_json_error(requests.post(f"{api}/posts/", json=payload, headers=auth, timeout=10), 401)
 
     # Errors stay JSON, even for routes that do not exist.
     assert_json_error(http.get(f"{api}/no-such-thing/", timeout=10), 404)
     malformed = http.post(f"{api}/authors/", data="{not json", headers={"Content-Type": "application/json"}, timeout=10)
     assert_json_error(malformed, 400)
+    # A body that is not declared JSON (a cross-site form post) is refused.
+    text = http.post(f"{api}/authors/", data='{"username": "x", "email": "x@example.com"}', timeout=10)
+    assert_json_error(text, 415)
+    # A Host the stack does not serve: JSON even with DEBUG on.
+    assert_json_error(http.get(f"{api}/posts/", headers={"Host": "evil.example"}, timeout=10), 400)
     http.close()
 
     # Ctrl-C stops everything devstack started.

@@ -37,6 +37,7 @@ print(json.dumps({
     "ROOT_URLCONF": settings.ROOT_URLCONF,
     "DYNAMO_BACKEND": settings.DYNAMO_BACKEND,
     "LOGGING_HANDLERS": {k: v.get("stream") for k, v in settings.LOGGING["handlers"].items()},
+    "BLOG": {k: getattr(settings, k) for k in dir(settings) if k.startswith("BLOG_")},
 }))
 """
 
@@ -110,7 +111,7 @@ def test_no_relational_database_and_only_the_two_apps():
 def test_middleware_order_and_request_limits():
     values = settings_with(DJANGO_DEBUG="1")
     order = values["MIDDLEWARE"]
-    assert order[0] == "django.middleware.security.SecurityMiddleware"
+    assert order[0] == "services.blog.security.ApiSecurityMiddleware"  # any error leaves as JSON
     position = {name.rsplit(".", 1)[-1]: n for n, name in enumerate(order)}
     # The body is read before anything fingerprints it; the request scope and deadline cover the
     # Idempotency-Key's own DynamoDB calls; view errors become JSON inside both.
@@ -205,6 +206,54 @@ def test_malformed_numbers_are_improperly_configured(name, raw):
     result = load_settings(DJANGO_DEBUG="1", **{name: raw})
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr and name in result.stderr
+
+
+def test_api_security_defaults():
+    blog = settings_with(DJANGO_DEBUG="1")["BLOG"]
+    assert blog == {
+        "BLOG_ADMIN_TOKEN_SHA256": "",
+        "BLOG_RATE_LIMIT_TOKEN": [60, 60],
+        "BLOG_RATE_LIMIT_ADDRESS": [120, 60],
+        "BLOG_RATE_LIMIT_SIGNUP": [20, 3600],
+        "BLOG_TRUSTED_PROXY": False,
+    }
+
+
+def test_rate_limits_and_the_trusted_proxy_come_from_the_environment():
+    blog = settings_with(
+        DJANGO_DEBUG="1",
+        DJANGO_RATE_LIMIT_TOKEN="5/10",
+        DJANGO_RATE_LIMIT_ADDRESS="off",
+        DJANGO_RATE_LIMIT_SIGNUP="0",
+        DJANGO_TRUSTED_PROXY="1",
+    )["BLOG"]
+    assert blog["BLOG_RATE_LIMIT_TOKEN"] == [5, 10]
+    assert blog["BLOG_RATE_LIMIT_ADDRESS"] is None and blog["BLOG_RATE_LIMIT_SIGNUP"] is None
+    assert blog["BLOG_TRUSTED_PROXY"] is True
+
+
+@pytest.mark.parametrize("raw", ["60", "60/", "/60", "a/b", "0/60", "60/0", "-1/60"])
+def test_a_malformed_rate_limit_is_improperly_configured(raw):
+    result = load_settings(DJANGO_DEBUG="1", DJANGO_RATE_LIMIT_TOKEN=raw)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and "DJANGO_RATE_LIMIT_TOKEN" in result.stderr
+
+
+def test_the_admin_token_is_kept_only_as_its_sha256():
+    import hashlib
+
+    token = "a-moderator-token-of-forty-characters-xx"
+    result = load_settings(DJANGO_DEBUG="1", DJANGO_ADMIN_TOKEN=token)
+    assert result.returncode == 0, result.stderr
+    blog = json.loads(result.stdout)["BLOG"]
+    assert blog["BLOG_ADMIN_TOKEN_SHA256"] == hashlib.sha256(token.encode()).hexdigest()
+    assert token not in result.stdout
+
+
+def test_a_short_admin_token_is_refused_without_echoing_it():
+    result = load_settings(DJANGO_DEBUG="1", DJANGO_ADMIN_TOKEN="short-secret")
+    assert result.returncode != 0
+    assert "DJANGO_ADMIN_TOKEN" in result.stderr and "short-secret" not in result.stderr
 
 
 def test_dynamo_backend_keys_are_all_known_to_the_library():
