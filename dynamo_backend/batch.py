@@ -9,6 +9,7 @@ bounded number of times, then reported in a BatchGetError / BatchWriteError.
 
 from __future__ import annotations
 
+import json
 import random as _random
 import time as _time
 from collections.abc import Callable, Iterable, Iterator
@@ -78,40 +79,60 @@ def chunked(iterable: Iterable[T], n: int) -> Iterator[list[T]]:
         yield chunk
 
 
-def _key(pk: str) -> dict:
+Key = str | dict  # a simple key's pk string, or a Key dict (composite keys)
+
+
+def _key(pk: Key) -> dict:
+    if isinstance(pk, dict):
+        return pk
+    if not isinstance(pk, str):
+        raise TypeError(f"batch calls need string pks or Key dicts, got {pk!r}")
     return {"pk": {"S": pk}}
 
 
+def key_id(key: dict) -> str:
+    """Return one string naming a key: the pk of a simple key, else its canonical JSON."""
+    if len(key) == 1 and "pk" in key and "S" in key["pk"]:
+        return key["pk"]["S"]
+    return json.dumps(key, sort_keys=True, separators=(",", ":"))
+
+
+def _key_of_item(item: dict, key_names: tuple[str, ...]) -> dict:
+    try:
+        return {name: item[name] for name in key_names}
+    except KeyError:
+        raise ValueError(f"an item needs its key attributes {key_names}") from None
+
+
 def _pk_of_key(key: dict) -> str:
-    return key["pk"]["S"]
+    return key_id(key)
 
 
 def batch_get(
     table_name: str,
-    pks: Iterable[str],
+    pks: Iterable[Key],
     *,
     consistent_read: bool = False,
     policy: RetryPolicy | None = None,
+    key_names: tuple[str, ...] = ("pk",),
 ) -> dict[str, dict]:
-    """Read items by pk, 100 keys a call; return {pk: raw_item} for those that exist."""
+    """Read items by pk (or Key dict), 100 keys a call; return {key_id: raw_item} for those that exist."""
     # DynamoDB rejects a call that names one key twice.
-    unique = list(dict.fromkeys(pks))
-    for pk in unique:
-        if not isinstance(pk, str):
-            raise TypeError(f"batch_get needs string pks, got {pk!r}")
+    keys = {key_id(k): k for k in map(_key, pks)}
+    unique = list(keys)
     found: dict[str, dict] = {}
     if not unique:
         return found
     policy = policy or RetryPolicy.from_settings()
     chunks = list(chunked(unique, GET_CHUNK))
     for index, chunk in enumerate(chunks):
-        request: dict = {"Keys": [_key(pk) for pk in chunk], "ConsistentRead": consistent_read}
+        request: dict = {"Keys": [keys[k] for k in chunk], "ConsistentRead": consistent_read}
         for attempt in range(policy.max_attempts):
             if attempt:
                 policy.sleep(policy.delay(attempt - 1))
             response = connection.call("BatchGetItem", RequestItems={table_name: request})
             for item in response.get("Responses", {}).get(table_name, ()):
-                found[_pk_of_key(item)] = item
+                found[key_id(_key_of_item(item, key_names))] = item
             unprocessed = (response.get("UnprocessedKeys", {}).get(table_name) or {}).get("Keys")
             if not unprocessed:
                 break
@@ -129,16 +150,18 @@ def batch_get(
     return found
 
 
-def _pk_of_request(request: dict) -> str:
+def _pk_of_request(request: dict, key_names: tuple[str, ...] = ("pk",)) -> str:
     if "PutRequest" in request:
         try:
-            return request["PutRequest"]["Item"]["pk"]["S"]
-        except (KeyError, TypeError):
-            raise ValueError("a put item needs a string 'pk' attribute: {'pk': {'S': ...}}") from None
-    return request["DeleteRequest"]["Key"]["pk"]["S"]
+            return key_id(_key_of_item(request["PutRequest"]["Item"], key_names))
+        except (ValueError, TypeError):
+            raise ValueError(f"a put item needs its key attributes {key_names}, e.g. {{'pk': {{'S': ...}}}}") from None
+    return key_id(request["DeleteRequest"]["Key"])
 
 
-def write_chunks(requests: Iterable[dict], size: int = WRITE_CHUNK) -> list[list[dict]]:
+def write_chunks(
+    requests: Iterable[dict], size: int = WRITE_CHUNK, key_names: tuple[str, ...] = ("pk",)
+) -> list[list[dict]]:
     """Pack write requests into calls of at most ``size``, no pk twice in one call.
 
     A later request for a pk already placed goes to a later call than the
@@ -148,7 +171,7 @@ def write_chunks(requests: Iterable[dict], size: int = WRITE_CHUNK) -> list[list
     last_chunk: dict[str, int] = {}
     first_open = 0  # every chunk before it is full
     for request in requests:
-        pk = _pk_of_request(request)
+        pk = _pk_of_request(request, key_names)
         index = max(first_open, last_chunk.get(pk, -1) + 1)
         while index < len(chunks) and len(chunks[index]) >= size:
             index += 1
@@ -165,9 +188,10 @@ def batch_write(
     table_name: str,
     *,
     put_items: Iterable[dict] = (),
-    delete_pks: Iterable[str] = (),
+    delete_pks: Iterable[Key] = (),
     policy: RetryPolicy | None = None,
     chunk_size: int | None = None,
+    key_names: tuple[str, ...] = ("pk",),
 ) -> None:
     """Put raw items, then delete pks, 25 requests a call (or fewer), retrying unprocessed ones."""
     requests = [{"PutRequest": {"Item": item}} for item in put_items]
@@ -175,7 +199,7 @@ def batch_write(
     if not requests:
         return
     policy = policy or RetryPolicy.from_settings()
-    chunks = write_chunks(requests, min(chunk_size or WRITE_CHUNK, WRITE_CHUNK))
+    chunks = write_chunks(requests, min(chunk_size or WRITE_CHUNK, WRITE_CHUNK), key_names)
     for index, chunk in enumerate(chunks):
         pending = chunk
         for attempt in range(policy.max_attempts):

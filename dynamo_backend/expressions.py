@@ -94,7 +94,11 @@ def resolve(model: Any, q: Any) -> Node:
             children.append(resolve(model, child))
         else:
             key, value = child
-            children.append(_fold_leaf(resolve_leaf(model, key, value)))
+            name, _, lookup = key.partition("__")
+            if name == "pk" and model._meta.composite_key:
+                children.append(_composite_pk(model, lookup or "exact", value))
+            else:
+                children.append(_fold_leaf(resolve_leaf(model, key, value)))
     return fold(Node(q.connector, q.negated, children))
 
 
@@ -135,6 +139,26 @@ def _fold_leaf(leaf: Leaf) -> Leaf | Node:
         except TypeError:
             pass
     return leaf
+
+
+def _composite_pk(model: Any, lookup: str, value: Any) -> Node:
+    """``pk=(a, b)`` / ``pk__in=[...]`` on a composite key: equality on both key fields."""
+    keys = model._meta.keys
+
+    def pair(pk: Any) -> Node:
+        try:
+            parts = keys.normalize(pk)
+        except FieldValueError as error:
+            raise ValidationError({"pk": [f"pk__{lookup}: {error}"]}) from None
+        return Node(AND, False, [Leaf(f, "exact", v) for f, v in zip(keys.fields, parts, strict=True)])
+
+    if lookup == "exact":
+        return pair(value)
+    if lookup == "in":
+        if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+            raise ValidationError({"pk": ["pk__in takes a list of keys."]})
+        return fold(Node(OR, False, [pair(pk) for pk in value if pk is not None]))
+    raise FieldError(f"A composite pk supports the exact and in lookups, not '{lookup}'")
 
 
 def resolve_leaf(model: Any, key: str, value: Any) -> Leaf:

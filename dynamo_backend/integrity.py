@@ -40,7 +40,9 @@ from .compiler import Builder
 from .conf import get_setting
 from .exceptions import (
     ConditionalCheckFailed,
+    ConsistencyError,
     DynamoBackendError,
+    FieldError,
     ProtectedError,
     RelatedObjectMissing,
     ServiceUnavailable,
@@ -68,7 +70,13 @@ class Relation:
     @property
     def parent(self) -> Any:
         relation = next(name for name, (field, _) in self.child._meta.references.items() if field == self.field)
-        return self.child._meta.related_model(relation)
+        parent = self.child._meta.related_model(relation)
+        if parent._meta.composite_key:
+            raise FieldError(
+                f"{self.child.__name__}.{self.field}: on_delete needs a referenced model with a simple pk, "
+                f"and {parent.__name__} has a composite key"
+            )
+        return parent
 
     @property
     def counter(self) -> str:
@@ -123,7 +131,7 @@ def failed_actions(error: TransactionCanceled) -> list[int]:
 def _parent_update(relation: Relation, parent_pk: str, delta: int, *, guard: bool) -> dict:
     """The Update action that moves one parent's child count by delta (guard: it must exist and not be deleting)."""
     builder = Builder()
-    condition = f"attribute_exists({builder.name('pk')})"
+    condition = f"attribute_exists({builder.name(relation.parent._meta.hash_key)})"
     if guard:
         condition += f" AND attribute_not_exists({builder.name(DELETING)})"
     expression = f"ADD {builder.name(relation.counter)} {builder.value({'N': str(delta)})}"
@@ -332,7 +340,7 @@ def _mark_deleting(model: Any, pk: str) -> None:
     """Mark the parent deleting (no child can be added from now on), if no PROTECTed child exists."""
     builder = Builder()
     protect = [r for r in incoming(model) if r.on_delete is PROTECT]
-    conditions = [f"attribute_exists({builder.name('pk')})"]
+    conditions = [f"attribute_exists({builder.name(model._meta.hash_key)})"]
     conditions += [
         f"(attribute_not_exists({builder.name(r.counter)}) OR {builder.name(r.counter)} = {builder.value(_ZERO)})"
         for r in protect
@@ -359,13 +367,23 @@ def _mark_deleting(model: Any, pk: str) -> None:
 
 def _handle_children(relation: Relation, parent_pk: str) -> int:
     """Delete (CASCADE) or detach (SET_NULL) the children the index shows now; return how many."""
-    children = list(relation.child.objects.uncached().filter(**{relation.field: parent_pk}))
+    children = list(_children(relation, parent_pk))
     for child in children:
         if relation.on_delete is CASCADE:
             child.delete()
         else:
             relation.child.objects.filter(pk=child.pk).update(**{relation.field: None})
     return len(children)
+
+
+def _children(relation: Relation, parent_pk: str) -> Any:
+    """The children an index shows now: read consistently when the child table's own key allows it."""
+    query = relation.child.objects.filter(**{relation.field: parent_pk})
+    try:
+        query.consistent().explain()
+    except ConsistencyError:
+        return query.uncached()  # a GSI: eventually consistent; the parent's count tells when all are gone
+    return query.consistent()
 
 
 def _wait(round_: int) -> None:

@@ -131,10 +131,12 @@ def _load_many(
                 continue
         wanted.append(pk)
     if wanted:
-        fetched = batch.batch_get(table, wanted, consistent_read=consistent)
+        meta = model._meta
+        keys = {pk: meta.key(pk) for pk in wanted}
+        fetched = batch.batch_get(table, keys.values(), consistent_read=consistent, key_names=meta.keys.names)
         ttl = _ttl(model)
         for pk in wanted:
-            item = fetched.get(pk)
+            item = fetched.get(batch.key_id(keys[pk]))
             if item is None:
                 cache.identity_put(table, pk, None)
                 if ttl:

@@ -42,7 +42,7 @@ class Plan:
     operation: str
     table: str
     index: str | None = None
-    keys: list[str] = dc_field(default_factory=list)
+    keys: list[Any] = dc_field(default_factory=list)
     key_condition: str | None = None
     filter: str | None = None
     projection: str | None = None
@@ -55,6 +55,7 @@ class Plan:
     empty: bool = False
     consistent: bool = False
     unique: tuple[str, str] | None = None  # (claim name, claim value): found through its claim
+    global_index: bool = False  # a GSI, which DynamoDB never reads consistently
     reasons: list[str] = dc_field(default_factory=list)
 
     def as_dict(self) -> dict:
@@ -96,7 +97,7 @@ class Plan:
         params.update((key, value) for key, value in optional.items() if value)
         if self.scan_index_forward is not None:
             params["ScanIndexForward"] = self.scan_index_forward
-        if self.consistent and not self.index:
+        if self.consistent and not self.global_index:
             params["ConsistentRead"] = True
         return params
 
@@ -127,6 +128,38 @@ def _leaves(conds: list, name: str, lookups: tuple[str, ...] | None = None) -> l
     return [
         c for c in conds if isinstance(c, Leaf) and c.field.name == name and (lookups is None or c.lookup in lookups)
     ]
+
+
+def _composite_key_plan(meta: Any, table: str, conds: list) -> Plan | None:
+    """Equality on both key fields is a GetItem; an OR of such pairs (pk__in) a BatchGetItem."""
+    hash_name, range_name = meta.keys.names
+    exact = {name: _leaves(conds, name, ("exact",)) for name in (hash_name, range_name)}
+    if all(leaves and leaves[0].value is not None for leaves in exact.values()):
+        used = [exact[hash_name][0], exact[range_name][0]]
+        key = (used[0].value, used[1].value)
+        return Plan("GetItem", table, keys=[key], residual=_and(_without(conds, used)))
+    for cond in conds:
+        keys = _key_pairs(cond, hash_name, range_name)
+        if keys is not None:
+            return Plan("BatchGetItem", table, keys=keys, residual=_and(_without(conds, [cond])), empty=not keys)
+    return None
+
+
+def _key_pairs(cond: Any, hash_name: str, range_name: str) -> list | None:
+    """Return the keys of an OR of (hash = a AND range = b) pairs, the shape pk__in takes, else None."""
+    if not isinstance(cond, Node) or cond.negated or cond.connector != Q.OR:
+        return None
+    keys = []
+    for child in cond.children:
+        if not isinstance(child, Node) or child.negated or child.connector != Q.AND or len(child.children) != 2:
+            return None
+        values = {
+            leaf.field.name: leaf.value for leaf in child.children if isinstance(leaf, Leaf) and leaf.lookup == "exact"
+        }
+        if set(values) != {hash_name, range_name}:
+            return None
+        keys.append((values[hash_name], values[range_name]))
+    return list(dict.fromkeys(keys))
 
 
 def _key_plan(table: str, conds: list) -> Plan | None:
@@ -186,7 +219,7 @@ def _usable(meta: Any, index: Any, conds: list) -> tuple[Leaf | None, str]:
     hash_leaf = next((c for c in _leaves(conds, index.partition_key, ("exact",)) if c.value not in (None, "")), None)
     if hash_leaf is None:
         return None, f"{index.name}: no equality condition on its partition key {index.partition_key}"
-    if index.sort_key and not _present(meta, conds, index.sort_key):
+    if index.sort_key and not index.table and not _present(meta, conds, index.sort_key):
         return None, (
             f"{index.name}: passed over, items without {index.sort_key} are not in this sparse index "
             f"and the conditions do not exclude them"
@@ -197,7 +230,8 @@ def _usable(meta: Any, index: Any, conds: list) -> tuple[Leaf | None, str]:
 def _choose_index(meta: Any, conds: list, order: list[str], reasons: list[str]) -> tuple | None:
     """Return (index, partition key condition) of the best usable GSI, or None; note why in reasons."""
     best = None
-    for index in meta.indexes:
+    candidates = ([meta.table_index] if meta.table_index is not None else []) + meta.indexes
+    for index in candidates:
         hash_leaf, why = _usable(meta, index, conds)
         reasons.append(why)
         if hash_leaf is None:
@@ -205,6 +239,7 @@ def _choose_index(meta: Any, conds: list, order: list[str], reasons: list[str]) 
         score = 0
         if index.sort_key:
             score = 2 * _sorted_by(index, order) + bool(_leaves(conds, index.sort_key))
+        score += 0.5 * index.table  # the base table: no extra index to write, readable consistently
         if best is None or score > best[0]:
             best = (score, index, hash_leaf)
     if best is not None:
@@ -278,7 +313,8 @@ def _query_plan(table: str, conds: list, order: list[str], chosen: tuple, builde
     result = Plan(
         "Query",
         table,
-        index=index.name,
+        index=None if index.table else index.name,
+        global_index=not (index.table or index.local),
         key_condition=key_condition,
         filter=compile_node(filtered, builder) if filtered else None,
         residual=_and(residual),
@@ -289,10 +325,10 @@ def _query_plan(table: str, conds: list, order: list[str], chosen: tuple, builde
     return result
 
 
-def _projection(attributes: set[str] | None, order: list[str], result: Plan, builder: Builder) -> str | None:
+def _projection(meta: Any, attributes: set[str] | None, order: list[str], result: Plan, builder: Builder) -> str | None:
     if attributes is None:
         return None
-    needed = set(attributes) | {"pk"} | {name.lstrip("-") for name in order}
+    needed = set(attributes) | set(meta.keys.names) | {name.lstrip("-") for name in order}
     if result.residual is not None:
         needed |= attributes_of(result.residual)
     return ", ".join(builder.name(name) for name in sorted(needed))
@@ -321,7 +357,8 @@ def plan(
     if any(c is FALSE for c in conds):
         return Plan("GetItem", table, empty=True, consistent=consistent, reasons=["the conditions are always false"])
     conds = [c for c in conds if c is not TRUE]
-    direct = _key_plan(table, conds) or _unique_plan(meta, table, conds)
+    key_plan = _composite_key_plan(meta, table, conds) if meta.composite_key else _key_plan(table, conds)
+    direct = key_plan or _unique_plan(meta, table, conds)
     if direct is not None:
         direct.consistent = consistent
         return direct
@@ -333,7 +370,7 @@ def plan(
     builder = Builder()
     reasons: list[str] = []
     chosen = _choose_index(meta, conds, order, reasons)
-    if chosen is not None and consistent:
+    if chosen is not None and consistent and not (chosen[0].table or chosen[0].local):
         raise ConsistencyError(
             f"{meta.object_name}: this query would read global secondary index {chosen[0].name!r}, which "
             "DynamoDB cannot read consistently. Query by primary key, or drop .consistent() / consistent_read."
@@ -349,7 +386,7 @@ def plan(
         result = Plan("Scan", table, filter=compile_node(everything, builder) if everything else None)
         reasons.append("no usable index: Scan")
     result.consistent, result.reasons = consistent, reasons
-    result.projection = _projection(attributes, order, result, builder)
+    result.projection = _projection(meta, attributes, order, result, builder)
     result.names, result.values = builder.names, builder.values
     pushdown = not result.filter and result.residual is None and (result.ordered_by_db or not order)
     if not for_count and high is not None and pushdown:

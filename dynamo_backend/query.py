@@ -80,6 +80,7 @@ class DynamoQuerySet(QuerySetWrites):
 
         ``order_by()`` with no names clears the ordering, Meta.ordering included.
         """
+        names = tuple(_expand_pk(self.model._meta, names))
         for name in names:
             bare = name[1:] if name.startswith("-") else name
             if bare not in self.model._meta.fields:
@@ -150,7 +151,7 @@ class DynamoQuerySet(QuerySetWrites):
         """Return instances holding only these fields (and pk); reading another loads the whole item."""
         self._check_fields(fields)
         clone = self._clone()
-        clone._only = frozenset(fields) | {"pk"}
+        clone._only = frozenset(fields) | set(self.model._meta.keys.names)
         return clone
 
     def defer(self, *fields: str) -> DynamoQuerySet:
@@ -161,7 +162,7 @@ class DynamoQuerySet(QuerySetWrites):
             clone._only = None
             return clone
         current = self._only if self._only is not None else frozenset(self.model._meta.fields)
-        clone._only = current - set(fields) | {"pk"}
+        clone._only = current - set(fields) | set(self.model._meta.keys.names)
         return clone
 
     def _check_fields(self, fields: tuple) -> None:
@@ -372,7 +373,9 @@ class DynamoQuerySet(QuerySetWrites):
         if not ids:
             return {}
         by_pk = {o.pk: o for o in self.filter(pk__in=ids)}
-        return {pk: by_pk[pk] for pk in dict.fromkeys(str(i) for i in ids) if pk in by_pk}
+        keys = self.model._meta.keys
+        wanted = [keys.normalize(i if keys.composite else str(i)) for i in ids]
+        return {pk: by_pk[pk] for pk in dict.fromkeys(wanted) if pk in by_pk}
 
     def paginate(self, limit: int, start_key: dict | None = None) -> Page:
         """Return at most ``limit`` items and the key to continue from (DynamoDB-native paging)."""
@@ -398,8 +401,18 @@ class DynamoQuerySet(QuerySetWrites):
         """Return {alias: value} for Django aggregates (Count, Sum, Min, Max, Avg), computed over the matches."""
         wanted = aggregates.named(args, kwargs)
         names = aggregates.fields_read(self.model, wanted.values())
-        rows = self.values(*names) if names else self.values("pk")
+        rows = self.values(*names) if names else self.values(self.model._meta.keys.names[0])
         return aggregates.compute(self.model, wanted, list(rows))
+
+
+def _expand_pk(meta: Any, names: Any) -> Any:
+    """Yield order_by names with "pk" / "-pk" spelled out as the key fields of a composite key."""
+    for name in names:
+        if meta.composite_key and name.lstrip("-") == "pk":
+            sign = "-" if name.startswith("-") else ""
+            yield from (f"{sign}{part}" for part in meta.keys.names)
+        else:
+            yield name
 
 
 def _null_first_key(attr: str) -> Any:

@@ -33,25 +33,27 @@ def _gsi_spec(model: Any, index: Any) -> dict:
 
 def _attribute_definitions(model: Any, indexes: list) -> list[dict]:
     fields = model._meta.fields
-    names = ["pk"]
+    names = list(model._meta.keys.names)
     for index in indexes:
         for key in (index.partition_key, index.sort_key):
             if key and key not in names:
                 names.append(key)
-    return [{"AttributeName": n, "AttributeType": fields[n].key_type() if n != "pk" else "S"} for n in names]
+    return [{"AttributeName": n, "AttributeType": fields[n].key_type()} for n in names]
 
 
 def table_spec(model: Any) -> dict:
-    """Return the CreateTable request for a model: pk hash key, its GSIs, on-demand billing."""
-    indexes = model._meta.indexes
+    """Return the CreateTable request for a model: its key (pk, or HASH+RANGE), GSIs and LSIs, on-demand."""
+    meta = model._meta
     spec = {
-        "TableName": model._meta.table_name,
-        "KeySchema": _key_schema("pk"),
-        "AttributeDefinitions": _attribute_definitions(model, indexes),
+        "TableName": meta.table_name,
+        "KeySchema": meta.keys.schema(),
+        "AttributeDefinitions": _attribute_definitions(model, meta.indexes),
         "BillingMode": "PAY_PER_REQUEST",
     }
-    if indexes:
-        spec["GlobalSecondaryIndexes"] = [_gsi_spec(model, i) for i in indexes]
+    if meta.global_indexes:
+        spec["GlobalSecondaryIndexes"] = [_gsi_spec(model, i) for i in meta.global_indexes]
+    if meta.local_indexes:
+        spec["LocalSecondaryIndexes"] = [_gsi_spec(model, i) for i in meta.local_indexes]
     return spec
 
 
@@ -125,7 +127,7 @@ def _add_missing_indexes(model: Any, table: dict) -> list[str]:
     """Create declared GSIs the table lacks, one UpdateTable call each (DynamoDB's rule)."""
     existing = {g["IndexName"] for g in table.get("GlobalSecondaryIndexes", [])}
     added = []
-    for index in model._meta.indexes:
+    for index in model._meta.global_indexes:
         if index.name in existing:
             continue
         try:

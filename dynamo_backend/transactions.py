@@ -35,11 +35,15 @@ class TransactionWriter:
         """Insert obj (conditional on its pk being new); unique values are claimed in the same transaction."""
         model, meta = type(obj), obj._meta
         item = writes.prepare_insert(obj)
-        new_item = {"ConditionExpression": "attribute_not_exists(#pk)", "ExpressionAttributeNames": {"#pk": "pk"}}
+        new_item = {
+            "ConditionExpression": "attribute_not_exists(#pk)",
+            "ExpressionAttributeNames": {"#pk": meta.hash_key},
+        }
         self._add(meta.table_name, obj.pk, {"Put": {"TableName": meta.table_name, "Item": item, **new_item}})
+        new_claim = {"ConditionExpression": "attribute_not_exists(#pk)", "ExpressionAttributeNames": {"#pk": "pk"}}
         for label, value in unique.claims_of(model, item):
-            claim = unique.claim_item(label, value, obj.pk)
-            put = {"Put": {"TableName": meta.unique_table_name, "Item": claim, **new_item}}
+            claim = unique.claim_item(label, value, unique.owner_text(model, obj.pk))
+            put = {"Put": {"TableName": meta.unique_table_name, "Item": claim, **new_claim}}
             self._add(meta.unique_table_name, claim["pk"]["S"], put)
         for relation, parent_pk in integrity.guards_of(model, item):
             # The parent must exist and not be deleting; its child count moves with the child.
@@ -83,7 +87,7 @@ class TransactionWriter:
         owned = {
             "ConditionExpression": "#owner = :owner",
             "ExpressionAttributeNames": {"#owner": "owner"},
-            "ExpressionAttributeValues": {":owner": {"S": obj.pk}},
+            "ExpressionAttributeValues": {":owner": {"S": unique.owner_text(model, obj.pk)}},
         }
         for label, value in unique.claims_of(model, obj.to_raw()):
             key = unique.claim_key(label, value)

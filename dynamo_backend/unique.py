@@ -81,7 +81,12 @@ def _is_stale(model: Any, label: str, value: str, current: dict, now: int) -> bo
     return constraint.claim(owner_item) != (label, value)
 
 
-def claim(model: Any, label: str, value: str, owner: str) -> bool:
+def owner_text(model: Any, pk: Any) -> str:
+    """Return the claim's owner string for an item's pk (the pk itself, or a composite key's text)."""
+    return model._meta.keys.text(pk)
+
+
+def claim(model: Any, label: str, value: str, owner: Any) -> bool:
     """Take the claim on a constraint's value (label "field" or "a,b"), or raise UniqueConstraintError.
 
     Returns True when the claim is newly taken, False when owner already held it
@@ -89,6 +94,7 @@ def claim(model: Any, label: str, value: str, owner: str) -> bool:
     """
     table = model._meta.unique_table_name
     now = int(time.time())
+    owner = owner_text(model, owner)
     item = claim_item(label, value, owner, now)
     mine = "attribute_not_exists(#pk) OR #owner = :owner"
     replaced = _put_claim(table, item, mine, {":owner": {"S": owner}})
@@ -105,8 +111,9 @@ def claim(model: Any, label: str, value: str, owner: str) -> bool:
     )
 
 
-def release(model: Any, label: str, value: str, owner: str) -> None:
+def release(model: Any, label: str, value: str, owner: Any) -> None:
     """Release a unique claim held by owner; a claim held by someone else is left alone."""
+    owner = owner_text(model, owner)
     with contextlib.suppress(ConditionalCheckFailed):
         connection.call(
             "DeleteItem",
@@ -118,7 +125,7 @@ def release(model: Any, label: str, value: str, owner: str) -> None:
         )
 
 
-def release_all(model: Any, claims: Claims, owner: str) -> None:
+def release_all(model: Any, claims: Claims, owner: Any) -> None:
     """Release every (label, value) claim held by owner."""
     for label, value in claims:
         release(model, label, value, owner)
@@ -130,7 +137,7 @@ def claims_of(model: Any, item: dict) -> Claims:
     return [claim_ for claim_ in found if claim_ is not None]
 
 
-def claim_new_values(model: Any, owner: str, item: dict, previous: dict) -> Claims:
+def claim_new_values(model: Any, owner: Any, item: dict, previous: dict) -> Claims:
     """Claim each constraint value ``item`` holds that ``previous`` did not; return what was claimed.
 
     On failure every claim taken so far is released and the error propagates.
@@ -156,10 +163,10 @@ def replaced_values(model: Any, previous: dict, item: dict) -> Claims:
     return [held for held in claims_of(model, previous) if held not in now]
 
 
-def owner_of(model: Any, label: str, value: str, *, consistent: bool = False) -> str | None:
+def owner_of(model: Any, label: str, value: str, *, consistent: bool = False) -> Any:
     """Return the pk holding the claim on a constraint's value, or None."""
     params: dict = {"TableName": model._meta.unique_table_name, "Key": claim_key(label, value)}
     if consistent:
         params["ConsistentRead"] = True
     item = connection.call("GetItem", **params).get("Item")
-    return item["owner"]["S"] if item else None
+    return model._meta.keys.from_text(item["owner"]["S"]) if item else None

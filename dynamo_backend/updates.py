@@ -26,8 +26,8 @@ def clean_changes(model: Any, kwargs: dict) -> dict:
         field = model._meta.fields.get(name)
         if field is None:
             raise FieldError(f"{model.__name__} has no field named '{name}'")
-        if name == "pk":
-            raise FieldError("The primary key cannot be updated")
+        if name == "pk" or name in model._meta.keys.names:
+            raise FieldError(f"The primary key cannot be updated ({name} is part of it)")
         if hasattr(value, "resolve_expression"):
             changes[name] = resolve_update(model, name, value)
             continue
@@ -42,7 +42,7 @@ def clean_changes(model: Any, kwargs: dict) -> dict:
 
 def condition_text(model: Any, condition: Node | None, builder: Builder) -> str:
     """Return "the item exists" AND the condition, compiled with builder's placeholders."""
-    text = f"attribute_exists({builder.name('pk')})"
+    text = f"attribute_exists({builder.name(model._meta.hash_key)})"
     extra = compile_node(condition, builder) if condition is not None else ""
     return f"{text} AND ({extra})" if extra else text
 

@@ -88,7 +88,7 @@ def insert(obj: Any) -> None:
         "TableName": meta.table_name,
         "Item": item,
         "ConditionExpression": "attribute_not_exists(#pk)",
-        "ExpressionAttributeNames": {"#pk": "pk"},
+        "ExpressionAttributeNames": {"#pk": meta.hash_key},
     }
     try:
         if integrity.guards_of(model, item):
@@ -138,7 +138,7 @@ def _changed_fields(obj: Any, item: dict, update_fields: list[str] | None) -> di
     version = meta.version_field
     changes: dict[str, Any] = {}
     for name, field in meta.fields.items():
-        if name == "pk" or (version is not None and name == version.name):
+        if name == "pk" or name in meta.keys.names or (version is not None and name == version.name):
             continue
         if update_fields is not None:
             if name in update_fields or getattr(field, "auto_now", False):
@@ -191,7 +191,7 @@ def update(obj: Any, update_fields: list[str] | None) -> None:
 def _update_in_place(obj: Any, item: dict, changes: dict) -> dict:
     model, meta = type(obj), obj._meta
     builder = Builder()
-    conditions = [f"attribute_exists({builder.name('pk')})", *_version_condition(obj, builder, changes)]
+    conditions = [f"attribute_exists({builder.name(meta.hash_key)})", *_version_condition(obj, builder, changes)]
     expression = compile_update(model, changes, builder).expression
     mark = loading.write_mark()
     try:
@@ -250,7 +250,7 @@ def _update_moving(obj: Any, item: dict, changes: dict) -> dict:
     if current is None:
         raise model.DoesNotExist(f"{model.__name__} {obj.pk} no longer exists; nothing was written")
     builder = Builder()
-    conditions = [f"attribute_exists({builder.name('pk')})", *_version_condition(obj, builder, changes)]
+    conditions = [f"attribute_exists({builder.name(meta.hash_key)})", *_version_condition(obj, builder, changes)]
     conditions += integrity.reference_conditions(model, current, builder)
     request = {
         "TableName": meta.table_name,
@@ -308,7 +308,7 @@ def delete(obj: Any) -> int:
     version = meta.version_field
     if version is not None and obj.__dict__.get(version.name) is not None:
         params["ConditionExpression"] = "attribute_not_exists(#pk) OR #v = :v"
-        params["ExpressionAttributeNames"] = {"#pk": "pk", "#v": version.name}
+        params["ExpressionAttributeNames"] = {"#pk": meta.hash_key, "#v": version.name}
         params["ExpressionAttributeValues"] = {":v": {"N": str(obj.__dict__[version.name])}}
     try:
         response = connection.call("DeleteItem", **params)
@@ -343,7 +343,7 @@ def _delete_guarded(obj: Any) -> int:
             after_delete(model, obj.pk, None)
             return 0
         builder = Builder()
-        conditions = [f"attribute_exists({builder.name('pk')})"]
+        conditions = [f"attribute_exists({builder.name(meta.hash_key)})"]
         conditions += integrity.reference_conditions(model, current, builder)
         conditions += integrity.counts_zero_conditions(model, builder)
         request = {

@@ -8,6 +8,7 @@ from dynamo_backend import (
     SET_NULL,
     BooleanField,
     CharField,
+    CompositePrimaryKey,
     DateTimeField,
     DecimalField,
     DynamoModel,
@@ -228,3 +229,31 @@ class Sleeve(DynamoModel):
 
 
 INTEGRITY_MODELS = [Shelf, Book, Album, Track, Lyric, Sleeve]
+
+
+class Thread(DynamoModel):
+    """A parent whose messages live under its key in the messages table (CASCADE)."""
+
+    class Meta:
+        app_label = "libtests"
+
+    title = CharField()
+
+
+class Message(DynamoModel):
+    """A HASH+RANGE table: messages stored under their thread, a local index on score, a GSI on author."""
+
+    class Meta:
+        app_label = "libtests"
+        indexes = [Index("thread_pk", sort_key="score", local=True), Index("author", sort_key="sent")]
+
+    pk = CompositePrimaryKey("thread_pk", "sent")
+    thread_pk = UUIDField(auto=False, nullable=False, references="libtests.Thread", on_delete=CASCADE)
+    sent = DateTimeField(nullable=False)
+    author = CharField()
+    score = IntegerField()
+    body = CharField()
+    slug = CharField(unique=True)
+
+
+COMPOSITE_MODELS = [Thread, Message]
