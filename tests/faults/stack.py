@@ -60,10 +60,40 @@ class PinLost(AssertionError):
     """A pinned connection was answered by another worker (its keep-alive connection was closed)."""
 
 
+# The moderator token the stack runs with: the tests change and delete as the moderator.
+ADMIN_TOKEN = secrets.token_urlsafe(40)
+# author pk -> API token, from each sign-up's answer: creates are sent as their author.
+TOKENS: dict[str, str] = {}
+
+
+def auth_headers(method: str, path: str, body: Any) -> dict[str, str]:
+    """The Authorization a real client sends: a create as the author it names, anything else as moderator."""
+    if method in ("GET", "HEAD", "OPTIONS") or (method == "POST" and path.rstrip("/").endswith("/api/authors")):
+        return {}  # reads are public; a sign-up has no token yet
+    author = body.get("author_pk") if isinstance(body, dict) else None
+    token = TOKENS.get(author) if method == "POST" and author else None
+    return {"Authorization": f"Bearer {token or ADMIN_TOKEN}"}
+
+
+def _authorize(method: str, path: str, kwargs: dict) -> None:
+    headers = dict(kwargs.get("headers") or {})
+    if "Authorization" not in headers:
+        headers.update(auth_headers(method, path, kwargs.get("json")))
+    kwargs["headers"] = headers
+
+
+def _remember_token(method: str, path: str, response: requests.Response) -> None:
+    if method == "POST" and path.rstrip("/") == "/api/authors" and response.status_code == 201:
+        body = response.json()
+        if body.get("token"):
+            TOKENS[body["pk"]] = body["token"]
+
+
 class Pinned:
     """A keep-alive connection to one gunicorn worker: every answer must come from that worker.
 
-    Use it from one thread at a time; ``post``/``put``/``patch`` send ``data`` as JSON.
+    Use it from one thread at a time; ``post``/``put``/``patch`` send ``data`` as JSON, with a token
+    like a real client (see ``_authorize``).
     """
 
     def __init__(self, base: str, session: requests.Session, worker: str) -> None:
@@ -76,10 +106,12 @@ class Pinned:
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", HTTP_TIMEOUT)
+        _authorize(method, path, kwargs)
         response = self.session.request(method, self.base + path, **kwargs)
         served_by = response.headers.get("X-Worker")
         if served_by != self.worker:
             raise PinLost(f"{method} {path}: pinned to worker {self.worker}, answered by {served_by}")
+        _remember_token(method, path, response)
         return response
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
@@ -181,6 +213,11 @@ class BlogStack:
             DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
             DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
             DJANGO_EXPOSE_WORKER="1",
+            DJANGO_ADMIN_TOKEN=ADMIN_TOKEN,
+            # Every test request comes from one address: limits are not what these tests measure.
+            DJANGO_RATE_LIMIT_TOKEN="0",
+            DJANGO_RATE_LIMIT_ADDRESS="0",
+            DJANGO_RATE_LIMIT_SIGNUP="0",
             DJANGO_LOG_LEVEL="WARNING",
             AWS_ENDPOINT_URL_DYNAMODB=self.proxy.url,
             AWS_ACCESS_KEY_ID=FAKE_KEY,
@@ -283,17 +320,24 @@ class BlogStack:
 
     # --- clients --------------------------------------------------------------------------
 
-    def pinned(self, per_worker: int = 1, *, attempts: int = 80) -> list[Pinned]:
+    def pinned(self, per_worker: int = 1, *, attempts: int = 400, seconds: float = 30.0) -> list[Pinned]:
         """``per_worker`` keep-alive connections on each of the two workers, ordered A, B, A, B, ...
 
         Opens connections until each worker holds enough (the kernel spreads
         them), asking a route that needs no DynamoDB call; the spare ones close.
+        A worker gunicorn is replacing (after a timeout) takes a moment to boot:
+        after the first quick tries, it is given time.
         """
         by_worker: dict[str, list[Pinned]] = {}
         spare: list[requests.Session] = []
-        for _ in range(attempts):
+        give_up = time.monotonic() + seconds
+        for tried in range(attempts):
             if len(by_worker) >= WORKERS and all(len(v) >= per_worker for v in by_worker.values()):
                 break
+            if time.monotonic() > give_up:
+                break
+            if tried >= 40:
+                time.sleep(0.05)
             session = _one_connection_session()
             response = session.get(f"{self.url}/api/_which-worker", timeout=HTTP_TIMEOUT)
             worker = response.headers.get("X-Worker")

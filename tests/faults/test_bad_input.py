@@ -21,6 +21,7 @@ import requests
 
 from tests.faults.accounting import AUTHORS, COMMENTS, POSTS
 from tests.faults.api import error_of, new_author, new_post, post_body, unique
+from tests.faults.stack import auth_headers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -71,9 +72,8 @@ def test_a_lone_surrogate_in_a_text_field_is_a_400_naming_the_field(stack, blog,
     raw = json.dumps(body)
     assert "\\ud800" in raw
     before = items(stack, table)
-    response = requests.request(
-        method, stack.url + path, data=raw.encode(), headers={"Content-Type": "application/json"}, timeout=30
-    )
+    headers = {"Content-Type": "application/json", **auth_headers(method, path, body)}
+    response = requests.request(method, stack.url + path, data=raw.encode(), headers=headers, timeout=30)
     assert response.status_code == 400, f"{method} {path} {field}: {response.status_code} {response.text[:300]}"
     error = error_of(response)
     assert field in error.get("fields", {}), error
@@ -151,9 +151,8 @@ NOT_JSON = ["text/plain", "text/plain; charset=utf-8", "application/x-www-form-u
 def test_a_body_that_is_not_declared_json_is_a_415(stack, blog, method, endpoint, content_type):
     path, body, table, _pk = valid_request(endpoint, blog)
     before = items(stack, table)
-    response = requests.request(
-        method, stack.url + path, data=json.dumps(body).encode(), headers={"Content-Type": content_type}, timeout=30
-    )
+    headers = {"Content-Type": content_type, **auth_headers(method, path, body)}
+    response = requests.request(method, stack.url + path, data=json.dumps(body).encode(), headers=headers, timeout=30)
     assert response.status_code == 415, (
         f"{method} {path} as {content_type}: {response.status_code} {response.text[:300]}"
     )

@@ -49,9 +49,11 @@ def test_a_replay_through_either_worker_returns_the_original_answer_and_writes_n
     key = {"Idempotency-Key": str(uuid.uuid4())}
     first = a.post(path, body, headers=key)
     original = created(first)
+    # A sign-up's token is shown once: the stored answer leaves it out (only its hash is kept).
+    expected = {name: value for name, value in original.items() if name != "token"}
     for client in (b, a):
         replay = client.post(path, body, headers=key)
-        assert (replay.status_code, replay.json()) == (201, original), f"worker {client.worker}: {replay.text}"
+        assert (replay.status_code, replay.json()) == (201, expected), f"worker {client.worker}: {replay.text}"
     assert holding(stack, table, attribute, body[attribute]) == [original["pk"]]
 
 
