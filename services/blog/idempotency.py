@@ -85,11 +85,18 @@ def create_once(model: type[DynamoModel], request: HttpRequest, **values: Any) -
     pinned = resource_pk(request)
     if pinned is None:
         return model.objects.create(**values)
+    if model._meta.composite_key:
+        # The key's sort part is pinned instead (the model says how: e.g. its time, then this UUID).
+        record = request.idempotency_record  # type: ignore[attr-defined]
+        values.update(model.pinned_values(pinned, record.expires_at - KEEP))  # type: ignore[attr-defined]
+    else:
+        values["pk"] = pinned
     try:
-        return model.objects.create(pk=pinned, **values)
+        return model.objects.create(**values)
     except ItemAlreadyExists:
-        # The pk was made for this key alone: the item is an earlier attempt's of this very request.
-        return model.objects.get(pk=pinned, consistent_read=True)
+        # The key was made for this Idempotency-Key alone: the item is an earlier attempt's of this very request.
+        key = tuple(values[name] for name in model._meta.keys.names) if model._meta.composite_key else pinned
+        return model.objects.get(pk=key, consistent_read=True)
 
 
 class IdempotencyMiddleware:

@@ -5,7 +5,7 @@ the API serves has a GSI so it is a Query, never a Scan:
 
 * posts, newest first:        Post  Index("feed", sort_key="created_at")
 * posts of an author:         Post  Index("author_pk", sort_key="created_at")
-* comments of a post, oldest: Comment Index("post_pk", sort_key="created_at")
+* comments of a post, oldest: Comment's own key (post_pk, sk): one base-table Query
 * comments of an author:      Comment Index("author_pk", sort_key="created_at")
 * tokens of an author:        ApiToken Index("author_pk", sort_key="created_at")
 
@@ -28,6 +28,10 @@ index only serves a query when every matching item is in it.
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
+from typing import Any
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator, validate_email, validate_slug
 
@@ -36,6 +40,7 @@ from dynamo_backend import (
     PROTECT,
     BooleanField,
     CharField,
+    CompositePrimaryKey,
     DateTimeField,
     DynamoModel,
     Index,
@@ -112,21 +117,46 @@ class Post(DynamoModel):
         return self.slug or str(self.pk)
 
 
+def comment_sort_key(seed: str | None = None, when: dt.datetime | None = None) -> str:
+    """A comment's sort key under its post: creation time, then a UUID, so keys are unique and in order."""
+    stamp = (when or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).isoformat(timespec="microseconds")
+    return f"{stamp}#{seed or uuid.uuid4()}"
+
+
 class Comment(DynamoModel):
+    """A comment, stored under its post: the post's comments are one (consistent, if asked) Query.
+
+    The API names a comment by one opaque string, ``Comment.pk_text(pk)``.
+    """
+
     class Meta:
         app_label = "blog"
-        indexes = [
-            Index("post_pk", sort_key="created_at"),
-            Index("author_pk", sort_key="created_at"),
-        ]
+        indexes = [Index("author_pk", sort_key="created_at")]
 
+    pk = CompositePrimaryKey("post_pk", "sk")
     post_pk = UUIDField(auto=False, references="blog.Post", on_delete=CASCADE, nullable=False)
+    sk = CharField(max_length=80, nullable=False, default=comment_sort_key)
     author_pk = UUIDField(auto=False, references="blog.Author", on_delete=PROTECT, nullable=False)
     body = CharField(max_length=5000, nullable=False, validators=[validate_not_blank])
     created_at = DateTimeField(auto_now_add=True, nullable=False)
 
     def __str__(self) -> str:
-        return str(self.pk)
+        return self.pk_text(self.pk)
+
+    @classmethod
+    def pk_text(cls, pk: Any) -> str:
+        """The comment's one-token id in URLs and JSON."""
+        return cls._meta.keys.text(pk)
+
+    @classmethod
+    def pk_from_text(cls, text: str) -> Any:
+        """The pk an id from :meth:`pk_text` names; ValueError when it names none."""
+        return cls._meta.keys.from_text(text)
+
+    @classmethod
+    def pinned_values(cls, seed: str, when: dt.datetime) -> dict[str, Any]:
+        """Key values for an Idempotency-Key's resource: the same on every attempt of one request."""
+        return {"sk": comment_sort_key(seed, when)}
 
 
 class IdempotencyRecord(DynamoModel):

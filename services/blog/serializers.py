@@ -65,7 +65,7 @@ def post_to_dict(post: Post, author: Author | None) -> dict[str, Any]:
 
 def comment_to_dict(comment: Comment, author: Author | None) -> dict[str, Any]:
     return {
-        "pk": comment.pk,
+        "pk": Comment.pk_text(comment.pk),
         "post_pk": comment.post_pk,
         "author_pk": comment.author_pk,
         "author": author_ref(comment.author_pk, author),

@@ -3,6 +3,7 @@
 from django.urls import path, re_path, register_converter
 
 from . import token_views, views
+from .models import Comment
 
 
 class UUIDStringConverter:
@@ -17,7 +18,21 @@ class UUIDStringConverter:
         return str(value)
 
 
+class CommentIdConverter:
+    """A comment's opaque id (its post and sort key, URL-safe base64); anything else matches no route (404)."""
+
+    regex = "[A-Za-z0-9_-]{8,400}"
+
+    def to_python(self, value: str) -> str:
+        Comment.pk_from_text(value)  # ValueError: not a comment id, so Django tries the next route
+        return value
+
+    def to_url(self, value) -> str:
+        return str(value)
+
+
 register_converter(UUIDStringConverter, "pk")
+register_converter(CommentIdConverter, "comment")
 
 urlpatterns = [
     path("healthz", views.HealthView.as_view(), name="healthz"),
@@ -28,6 +43,6 @@ urlpatterns = [
     path("api/posts/", views.PostListView.as_view(), name="post-list"),
     path("api/posts/<pk:pk>/", views.PostDetailView.as_view(), name="post-detail"),
     path("api/posts/<pk:pk>/comments/", views.PostCommentsView.as_view(), name="post-comments"),
-    path("api/comments/<pk:pk>/", views.CommentDetailView.as_view(), name="comment-detail"),
+    path("api/comments/<comment:pk>/", views.CommentDetailView.as_view(), name="comment-detail"),
     re_path(r"^(?P<path>.*)$", views.route_not_found, name="not-found"),
 ]

@@ -158,7 +158,7 @@ class PostDetailView(ApiView):
             raise NotFound(f"Post {pk} does not exist.")
         else:
             post = Post.objects.get(pk=pk)
-        page = Comment.objects.filter(post_pk=pk).order_by("created_at").paginate(DETAIL_COMMENTS_LIMIT)
+        page = Comment.objects.filter(post_pk=pk).order_by("sk").paginate(DETAIL_COMMENTS_LIMIT)
         comments = list(page.items)
         # One batched load for the post's author and every commenter.
         authors = Author.objects.in_bulk(list({post.author_pk, *(c.author_pk for c in comments)}))
@@ -201,7 +201,7 @@ class PostDetailView(ApiView):
 class PostCommentsView(ApiView):
     def get(self, request, pk):
         _get_or_404(Post, pk)
-        queryset = Comment.objects.filter(post_pk=pk).order_by("created_at").prefetch("author")
+        queryset = Comment.objects.filter(post_pk=pk).order_by("sk").prefetch("author")
         comments, next_cursor = paginate(request, queryset, f"comments:{pk}")
         return JsonResponse(
             {"results": [comment_to_dict(c, related_author(c)) for c in comments], "next_cursor": next_cursor}
@@ -214,17 +214,26 @@ class PostCommentsView(ApiView):
         data = COMMENT_SCHEMA.validate(body, partial=False)
         author = _require_author(data["author_pk"])
         comment = create_once(Comment, request, post_pk=pk, **data)
-        return _created(comment_to_dict(comment, author), f"/api/comments/{comment.pk}/")
+        return _created(comment_to_dict(comment, author), f"/api/comments/{Comment.pk_text(comment.pk)}/")
+
+
+def _comment_or_404(text: str) -> Comment:
+    """The comment an opaque id names, or 404 (also for an id that names no comment key)."""
+    try:
+        pk = Comment.pk_from_text(text)
+    except ValueError:
+        raise NotFound(f"Comment {text} does not exist.") from None
+    return _get_or_404(Comment, pk)
 
 
 class CommentDetailView(ApiView):
     def get(self, request, pk):
-        comment = _get_or_404(Comment, pk)
+        comment = _comment_or_404(pk)
         return JsonResponse(comment_to_dict(comment, related_author(comment)))
 
     @auth.write
     def delete(self, request, pk):
-        comment = _get_or_404(Comment, pk)
+        comment = _comment_or_404(pk)
         auth.check_comment_delete(request, comment)
         if not comment.delete()[0]:
             raise NotFound(f"Comment {pk} does not exist.")

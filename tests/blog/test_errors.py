@@ -8,7 +8,7 @@ import pytest
 from django.test import override_settings
 
 import dynamo_backend
-from services.blog.models import Author, Post
+from services.blog.models import Author, Comment, Post
 
 pytestmark = pytest.mark.usefixtures("blog_tables")
 
@@ -113,7 +113,7 @@ def test_post_without_trailing_slash_is_404_naming_the_right_url(api, assert_err
         ("PUT", "/api/posts/", {"GET", "POST"}),
         ("POST", f"/api/authors/{uuid.uuid4()}/", {"GET", "PUT", "PATCH", "DELETE"}),
         ("PATCH", f"/api/posts/{uuid.uuid4()}/comments/", {"GET", "POST"}),
-        ("POST", f"/api/comments/{uuid.uuid4()}/", {"GET", "DELETE"}),
+        ("POST", f"/api/comments/{Comment.pk_text((str(uuid.uuid4()), 'sk'))}/", {"GET", "DELETE"}),
         ("POST", "/healthz", {"GET"}),
     ],
 )
