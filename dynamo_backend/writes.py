@@ -406,7 +406,9 @@ def bulk_insert(model: Any, objs: list, batch_size: int | None = None) -> list:
         for obj, item in zip(objs, items, strict=True):
             claimed.append((obj, unique.claim_new_values(model, obj.pk, item, previous={})))
         mark = loading.write_mark()
-        batch.batch_write(model._meta.table_name, put_items=items, chunk_size=batch_size)
+        batch.batch_write(
+            model._meta.table_name, put_items=items, chunk_size=batch_size, key_names=model._meta.keys.names
+        )
     except Exception:
         for obj, claims in claimed:
             unique.release_all(model, claims, obj.pk)
@@ -424,7 +426,8 @@ def bulk_delete(model: Any, objs: list) -> int:
         return 0
     if integrity.outgoing(model) or integrity.incoming(model):
         return sum(delete(obj) for obj in objs)
-    batch.batch_write(model._meta.table_name, delete_pks=[o.pk for o in objs])
+    meta = model._meta
+    batch.batch_write(meta.table_name, delete_pks=[meta.key(o.pk) for o in objs], key_names=meta.keys.names)
     for obj in objs:
         after_delete(model, obj.pk, obj._state.stored)
     return len(objs)

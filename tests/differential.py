@@ -56,6 +56,42 @@ class DiffItem(ddb.DynamoModel):
     when = ddb.DateTimeField()
     title = ddb.CharField()
     slug = ddb.CharField(unique=True)
+    part = ddb.CharField(nullable=False)
+    seq = ddb.IntegerField(nullable=False)
+
+
+class DiffKeyed(ddb.DynamoModel):
+    """The same fields in a HASH+RANGE table (part, seq); ``uid`` is the oracle's pk."""
+
+    class Meta:
+        app_label = "libtests"
+        indexes = [ddb.Index("grp", sort_key="rank"), ddb.Index("part", sort_key="num", local=True)]
+
+    pk = ddb.CompositePrimaryKey("part", "seq")
+    part = ddb.CharField(nullable=False)
+    seq = ddb.IntegerField(nullable=False)
+    uid = ddb.CharField(nullable=False)
+    cat = ddb.CharField(index=True)
+    grp = ddb.CharField()
+    rank = ddb.IntegerField()
+    num = ddb.IntegerField()
+    big = ddb.IntegerField()
+    flt = ddb.FloatField()
+    dec = ddb.DecimalField(max_digits=10, decimal_places=2)
+    flag = ddb.BooleanField()
+    when = ddb.DateTimeField()
+    title = ddb.CharField()
+    slug = ddb.CharField(unique=True)
+
+
+class Target:
+    """Which DynamoModel the differential run drives: DiffItem (pk) or DiffKeyed (composite key)."""
+
+    model: Any = DiffItem
+
+    @classmethod
+    def keyed(cls) -> bool:
+        return cls.model is DiffKeyed
 
 
 class BigNumberField(models.CharField):
@@ -90,14 +126,16 @@ class OracleItem(models.Model):
     when = models.DateTimeField(null=True)
     title = models.CharField(max_length=50, null=True)
     slug = models.CharField(max_length=50, null=True, unique=True)
+    part = models.CharField(max_length=5)
+    seq = models.IntegerField()
 
     class Meta:
         app_label = "difforacle"
 
 
-FIELDS = ["cat", "grp", "rank", "num", "big", "flt", "dec", "flag", "when", "title", "slug"]
-TEXT = {"cat", "grp", "title", "slug"}
-NUMBERS = {"rank", "num", "big", "flt", "dec"}
+FIELDS = ["cat", "grp", "rank", "num", "big", "flt", "dec", "flag", "when", "title", "slug", "part", "seq"]
+TEXT = {"cat", "grp", "title", "slug", "part"}
+NUMBERS = {"rank", "num", "big", "flt", "dec", "seq"}
 ORDERED = TEXT | NUMBERS | {"when"}
 
 
@@ -136,6 +174,8 @@ VALUES: dict[str, list] = {
     "flag": [True, False, None],
     "when": [*WHENS, None],
     "title": ["", "x", "Hello", "hello", "ünï", "a b", "%_", "Hello world", None],
+    "part": ["p1", "p2", "p3", "p9"],  # rows use p1-p3; p9 matches none
+    "seq": [-1, 0, 5, 30, 59, 200],  # rows use their number
 }
 
 
@@ -145,16 +185,22 @@ def make_rows(rng: random.Random, count: int) -> list[dict]:
         row = {name: rng.choice(choices) for name, choices in VALUES.items()}
         row["pk"] = f"00000000-0000-4000-8000-{n:012d}"
         row["slug"] = rng.choice([f"s{n}", None])
+        row["part"] = rng.choice(["p1", "p2", "p3"])
+        row["seq"] = n
         rows.append(row)
     return rows
 
 
 def load(rows: list[dict]) -> None:
     """Replace both tables' contents with rows."""
-    DiffItem.objects.all().delete()
+    model = Target.model
+    model.objects.all().delete()
     oracle().delete()
     if rows:
-        DiffItem.objects.bulk_create([DiffItem(**row) for row in rows])
+        if Target.keyed():
+            model.objects.bulk_create([model(uid=r["pk"], **_fields(r)) for r in rows])
+        else:
+            model.objects.bulk_create([model(**row) for row in rows])
         OracleItem.objects.using(ORACLE_ALIAS).bulk_create([OracleItem(pk_id=r["pk"], **_fields(r)) for r in rows])
 
 
@@ -165,10 +211,17 @@ def _fields(row: dict) -> dict:
 # -- conditions ---------------------------------------------------------------------
 
 
+def _pk_name(key: str, side: str) -> str:
+    """On the composite-key table the oracle's pk is the ``uid`` field."""
+    if side == "ddb" and Target.keyed() and key.split("__")[0].lstrip("-") == "pk":
+        return key.replace("pk", "uid", 1)
+    return key
+
+
 def to_q(tree: tuple, side: str) -> Q:
-    """Return the Django Q of a condition tree (the oracle names the pk ``pk_id``... which Django maps to pk)."""
+    """Return the Django Q of a condition tree (the oracle's pk, ``pk_id``, is ``pk`` to Django)."""
     if tree[0] == "leaf":
-        return Q(**{tree[1]: tree[2]})
+        return Q(**{_pk_name(tree[1], side): tree[2]})
     _kind, negated, children = tree
     combined = Q()
     for child in children:
@@ -267,11 +320,11 @@ class Generator:
                 ops.append(("order_by", [self.rng.choice(["rank", "-rank"])]))
         for _ in range(self.rng.randint(0, 2)):
             ops.append((self.rng.choice(["filter", "filter", "exclude"]), self.tree()))
-        terminal = self.rng.choice(TERMINALS)
+        terminal = self.rng.choice([t for t in TERMINALS if not (Target.keyed() and t == "in_bulk")])
         if any(op[0] == "order_by" for op in ops):
             terminal = self.rng.choice(["list", "values", "values_list", "count", "update", "delete"])
         ordered = (
-            self.rng.random() < 0.5
+            (self.rng.random() < 0.5 or (Target.keyed() and terminal in ("first", "last")))
             and terminal not in ("values_distinct", "count", "exists", "aggregate")
             and not any(op[0] == "order_by" for op in ops)
         )
@@ -370,7 +423,7 @@ def _update_value(spec: tuple) -> Any:
 
 def run(ops: list[tuple], side: str) -> Any:
     """Run the ops on one side ("ddb" or "orm"); return a comparable answer, or the exception's class name."""
-    qs = DiffItem.objects.all() if side == "ddb" else oracle()
+    qs = Target.model.objects.all() if side == "ddb" else oracle()
     try:
         for op in ops[:-1]:
             qs = _apply(qs, op, side)
@@ -387,14 +440,14 @@ def _apply(qs: Any, op: tuple, side: str) -> Any:
     if op[0] == "exclude":
         return qs.exclude(to_q(op[1], side))
     if op[0] == "order_by":
-        return qs.order_by(*op[1])
+        return qs.order_by(*(_pk_name(name, side) for name in op[1]))
     if op[0] == "slice":
         return qs[op[1] : op[2]]
     raise ValueError(op)
 
 
 def _row(obj: Any, side: str) -> tuple:
-    pk = obj.pk
+    pk = obj.uid if side == "ddb" and Target.keyed() else obj.pk
     return (pk, *(getattr(obj, name) for name in FIELDS))
 
 
@@ -428,7 +481,7 @@ def _terminal(qs: Any, op: tuple, side: str) -> Any:
 
 def table(side: str) -> list[tuple]:
     """Every row of one side, sorted by pk."""
-    qs = DiffItem.objects.consistent().all() if side == "ddb" else oracle()
+    qs = Target.model.objects.consistent().all() if side == "ddb" else oracle()
     return sorted((_row(o, side) for o in qs), key=lambda r: r[0])
 
 
@@ -515,7 +568,7 @@ def probe_engine_bugs() -> set[str]:
     """Return the engine bugs this engine shows, probed on a throwaway row: 'in_false', 'in_empty_string'."""
     bugs = set()
     DiffItem.objects.filter(slug="__probe__").delete()
-    probe = DiffItem.objects.create(flag=False, title="", slug="__probe__", cat="probe")
+    probe = DiffItem.objects.create(flag=False, title="", slug="__probe__", cat="probe", part="x", seq=-1)
     try:
         if not DiffItem.objects.uncached().filter(flag__in=[False], cat="probe").exists():
             bugs.add("in_false")

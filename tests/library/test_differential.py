@@ -15,17 +15,19 @@ import pytest
 
 from tests import differential as diff
 
-QUERIES = int(os.environ.get("DIFF_QUERIES", "120"))
+QUERIES = int(os.environ.get("DIFF_QUERIES", "80"))
 SEED = int(os.environ.get("DIFF_SEED", "20261130"))
 ROWS = 60
 MINIMISE_BUDGET = 120
 
 
-@pytest.fixture
-def loaded(engine):
+@pytest.fixture(params=["pk", "composite"])
+def loaded(request, engine):
     diff.oracle_connect()
-    engine.create_tables(diff.DiffItem)
-    return engine
+    engine.create_tables(diff.DiffItem, diff.DiffKeyed)
+    diff.Target.model = diff.DiffKeyed if request.param == "composite" else diff.DiffItem
+    yield engine
+    diff.Target.model = diff.DiffItem
 
 
 def oracle_rows() -> list[dict]:
@@ -87,7 +89,7 @@ def minimise(rows: list[dict], ops: list[tuple]) -> tuple[list[dict], list[tuple
 def report(engine_name: str, seed: int, number: int, rows: list[dict], ops: list[tuple], found: tuple) -> str:
     ours, theirs = found
     lines = [
-        f"Mismatch on {engine_name} (DIFF_SEED={seed}, query #{number}), minimised:",
+        f"Mismatch on {engine_name}, {diff.Target.model.__name__} (DIFF_SEED={seed}, query #{number}), minimised:",
         f"rows = {rows!r}",
         f"query = {diff.ops_code(ops)}",
         f"ops = {ops!r}",
@@ -98,7 +100,7 @@ def report(engine_name: str, seed: int, number: int, rows: list[dict], ops: list
 
 
 def test_random_querysets_answer_as_djangos_orm(loaded):
-    rng = random.Random(f"{SEED}-{loaded.name}")
+    rng = random.Random(f"{SEED}-{loaded.name}-{diff.Target.model.__name__}")
     rows = diff.make_rows(rng, ROWS)
     diff.load(rows)
     bugs = diff.probe_engine_bugs()
@@ -124,4 +126,5 @@ def test_random_querysets_answer_as_djangos_orm(loaded):
             pytest.fail(report(loaded.name, SEED, number, small_rows, small_ops, found), pytrace=False)
         if diff.OracleItem.objects.using(diff.ORACLE_ALIAS).count() < ROWS // 2:
             diff.load(diff.make_rows(rng, ROWS))
-    print(f"\n{loaded.name}: {QUERIES} queries {dict(kinds)}; engine bugs {sorted(bugs)} excused {dict(excused)}")
+    name = f"{loaded.name} {diff.Target.model.__name__}"
+    print(f"\n{name}: {QUERIES} queries {dict(kinds)}; engine bugs {sorted(bugs)} excused {dict(excused)}")
