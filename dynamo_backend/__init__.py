@@ -2,6 +2,7 @@
 
 from django.db.models import CASCADE, DO_NOTHING, PROTECT, SET_NULL
 
+from .counters import ShardedCounter
 from .exceptions import (
     BatchError,
     BatchGetError,
@@ -72,6 +73,7 @@ __all__ = [
     "ListField",
     "TTLField",
     "VersionField",
+    "ShardedCounter",
     "DynamoBackendError",
     "ConfigurationError",
     "FieldError",

@@ -16,6 +16,7 @@ from dynamo_backend import (
     IntegerField,
     JSONField,
     ListField,
+    ShardedCounter,
     UUIDField,
     VersionField,
 )
@@ -228,3 +229,15 @@ class Sleeve(DynamoModel):
 
 
 INTEGRITY_MODELS = [Shelf, Book, Album, Track, Lyric, Sleeve]
+
+
+class Counted(DynamoModel):
+    """Sharded counters: one with a base field on the item, one without."""
+
+    class Meta:
+        app_label = "libtests"
+
+    title = CharField()
+    hits = IntegerField(default=0)
+    views = ShardedCounter(shards=4, base="hits")
+    likes = ShardedCounter(shards=2)
