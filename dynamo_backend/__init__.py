@@ -47,6 +47,7 @@ from .manager import DynamoManager
 from .models import DynamoModel
 from .options import Index
 from .query import DynamoQuerySet, Page
+from .shards import MergedQuery, ShardKeyField
 
 __all__ = [
     "CASCADE",
@@ -73,7 +74,9 @@ __all__ = [
     "ListField",
     "TTLField",
     "VersionField",
+    "ShardKeyField",
     "ShardedCounter",
+    "MergedQuery",
     "DynamoBackendError",
     "ConfigurationError",
     "FieldError",

@@ -17,6 +17,7 @@ from dynamo_backend import (
     JSONField,
     ListField,
     ShardedCounter,
+    ShardKeyField,
     UUIDField,
     VersionField,
 )
@@ -241,3 +242,15 @@ class Counted(DynamoModel):
     hits = IntegerField(default=0)
     views = ShardedCounter(shards=4, base="hits")
     likes = ShardedCounter(shards=2)
+
+
+class Entry(DynamoModel):
+    """A write-sharded feed: ShardKeyField + Index(feed, sort_key=created_at)."""
+
+    class Meta:
+        app_label = "libtests"
+        indexes = [Index("feed", sort_key="created_at")]
+
+    feed = ShardKeyField(shards=4)
+    title = CharField()
+    created_at = DateTimeField(auto_now_add=True, nullable=False)
