@@ -118,3 +118,19 @@ def test_a_post_page_whose_shard_values_expired_adds_one_batch_read(api, alice):
     with count_calls() as log:
         assert api.get(f"/api/posts/{post['pk']}/").json()["view_count"] == 2
     assert log.by_operation() == {"UpdateItem": 1, "Query": 1, "BatchGetItem": 1}
+
+
+def test_a_post_from_before_the_sharded_feed_is_restamped_by_the_readme_recipe(api, alice, blog_tables):
+    post = api.create_post(alice["pk"])
+    blog_tables.client.update_item(  # as written before: the one constant feed partition
+        TableName=Post._meta.table_name,
+        Key={"pk": {"S": post["pk"]}},
+        UpdateExpression="SET feed = :old",
+        ExpressionAttributeValues={":old": {"S": "post"}},
+    )
+    cache.reset()
+    assert api.get("/api/posts/").json()["results"] == []  # in no shard
+    for p in Post.objects.filter(feed="post"):
+        p.feed = None
+        p.save(update_fields=["feed"])
+    assert [p["pk"] for p in api.get("/api/posts/").json()["results"]] == [post["pk"]]
