@@ -2,6 +2,7 @@
 
 from django.db.models import CASCADE, DO_NOTHING, PROTECT, SET_NULL
 
+from .counters import ShardedCounter
 from .exceptions import (
     BatchError,
     BatchGetError,
@@ -47,6 +48,7 @@ from .manager import DynamoManager
 from .models import DynamoModel
 from .options import Index
 from .query import DynamoQuerySet, Page
+from .shards import MergedQuery, ShardKeyField
 
 __all__ = [
     "CASCADE",
@@ -74,6 +76,9 @@ __all__ = [
     "ListField",
     "TTLField",
     "VersionField",
+    "ShardKeyField",
+    "ShardedCounter",
+    "MergedQuery",
     "DynamoBackendError",
     "ConfigurationError",
     "FieldError",

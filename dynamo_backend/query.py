@@ -17,6 +17,7 @@ from .fields import scalars
 from .planner import Plan, plan
 from .query_writes import QuerySetWrites
 from .relations import attach_related
+from .shards import MergedQuery
 
 __all__ = ["DynamoQuerySet", "Page"]
 
@@ -396,6 +397,10 @@ class DynamoQuerySet(QuerySetWrites):
         if self._prefetch:
             attach_related(self.model, objs, self._prefetch)
         return Page(self._transform(objs), next_key or None)
+
+    def across_shards(self, field: str) -> MergedQuery:
+        """Return this QuerySet read from every shard partition of a ShardKeyField's index, merged."""
+        return MergedQuery(self, field)
 
     def aggregate(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         """Return {alias: value} for Django aggregates (Count, Sum, Min, Max, Avg), computed over the matches."""

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import connection
+from . import connection, counters
 from .conf import get_setting
 from .exceptions import DynamoBackendError, TableDoesNotExist
 from .options import all_models
@@ -193,12 +193,13 @@ def ensure_table(model: Any, *, wait: bool = True) -> bool:
             table = wait_for_active(name)
         _add_missing_indexes(model, table)
         enable_ttl(model)
-    if model._meta.has_claims:
-        unique_name = model._meta.unique_table_name
-        if describe(unique_name) is None:
-            _create(_unique_spec(model))
+    side_tables = [(model._meta.unique_table_name, _unique_spec(model))] if model._meta.has_claims else []
+    side_tables += [(name, counters.counter_table_spec(name)) for name in counters.counter_table_names(model)]
+    for side_name, spec in side_tables:
+        if describe(side_name) is None:
+            _create(spec)
             if wait:
-                wait_for_active(unique_name)
+                wait_for_active(side_name)
     return created
 
 
@@ -208,6 +209,7 @@ def delete_table(model: Any, *, wait: bool = True) -> bool:
     names = [model._meta.table_name]
     if model._meta.has_claims:
         names.append(model._meta.unique_table_name)
+    names += counters.counter_table_names(model)
     for position, name in enumerate(names):
         try:
             connection.call("DeleteTable", TableName=name)

@@ -57,7 +57,7 @@ def post_to_dict(post: Post, author: Author | None) -> dict[str, Any]:
         "author": author_ref(post.author_pk, author),
         "published": post.published,
         "tags": list(post.tags or []),
-        "view_count": post.view_count,
+        "view_count": post.views,  # the sharded count (read with the page's other items)
         "created_at": post.created_at,
         "updated_at": post.updated_at,
     }

@@ -15,14 +15,13 @@ from django.http import HttpResponse, HttpResponsePermanentRedirect, JsonRespons
 from django.urls import Resolver404, resolve
 from django.views import View
 
-from dynamo_backend import Coalesce, F
 from dynamo_backend import exceptions as ddb
 from dynamo_backend.table import describe_table
 
 from . import auth
 from .errors import RETRY_AFTER_SECONDS, InvalidInput, NotFound, error_response
 from .idempotency import create_once
-from .models import POST_FEED, Author, Comment, Post
+from .models import Author, Comment, Post
 from .pagination import paginate
 from .serializers import author_to_dict, comment_to_dict, post_to_dict, related_author
 from .validation import AUTHOR_SCHEMA, COMMENT_SCHEMA, POST_SCHEMA, parse_json_object, parse_uuid
@@ -132,9 +131,13 @@ class PostListView(ApiView):
                 raise InvalidInput("Invalid author_pk.", fields={"author_pk": [str(exc)]}) from None
             queryset, scope = Post.objects.filter(author_pk=author_pk), f"posts:author:{author_pk}"
         else:
-            queryset, scope = Post.objects.filter(feed=POST_FEED), "posts"
-        queryset = queryset.order_by("-created_at").prefetch("author")
+            queryset, scope = Post.objects.all(), "posts:feed"
+        queryset = queryset.order_by("-created_at")
+        if author_pk is None:  # the feed index is write-sharded: every shard queried, merged newest first
+            queryset = queryset.across_shards("feed")
         posts, next_cursor = paginate(request, queryset, scope)
+        # The view counts' shards and the authors in one BatchGetItem.
+        Post.views.get_many(posts, also_load={Author: [p.author_pk for p in posts]})
         return JsonResponse(
             {"results": [post_to_dict(p, related_author(p)) for p in posts], "next_cursor": next_cursor}
         )
@@ -149,19 +152,22 @@ class PostListView(ApiView):
 
 class PostDetailView(ApiView):
     def get(self, request, pk):
-        # Atomic server-side increment; the library keeps the new item, so
-        # the get() below is answered from the cache, not by a GetItem.
+        # One UpdateItem, at most once: on a view-count shard, or (when this
+        # process has no copy of the post) on the post itself, which returns it.
         # HEAD runs this handler too; only a real read counts as a view.
         if request.method == "HEAD":
             post = _get_or_404(Post, pk)
-        elif not Post.objects.filter(pk=pk).update(view_count=Coalesce(F("view_count"), 0) + 1):
-            raise NotFound(f"Post {pk} does not exist.")
         else:
-            post = Post.objects.get(pk=pk)
+            try:
+                post = Post.views.increment_and_get(pk)
+            except Post.DoesNotExist:
+                raise NotFound(f"Post {pk} does not exist.") from None
         page = Comment.objects.filter(post_pk=pk).order_by("sk").paginate(DETAIL_COMMENTS_LIMIT)
         comments = list(page.items)
-        # One batched load for the post's author and every commenter.
-        authors = Author.objects.in_bulk(list({post.author_pk, *(c.author_pk for c in comments)}))
+        # One batched load for the post's author, every commenter and the view-count shards.
+        author_pks = list({post.author_pk, *(c.author_pk for c in comments)})
+        Post.views.get_many([post], also_load={Author: author_pks})
+        authors = Author.objects.in_bulk(author_pks)
         payload = post_to_dict(post, authors.get(post.author_pk))
         payload["comments"] = [comment_to_dict(c, authors.get(c.author_pk)) for c in comments]
         payload["comments_truncated"] = page.next_key is not None

@@ -1,4 +1,4 @@
-"""Races: the view counter is exact, a slug is taken exactly once.
+"""Races: the sharded view counter sums exactly, a slug is taken exactly once.
 
 Real DynamoDB applies each conditional write and each UpdateItem atomically.
 Moto does not: its handlers read, check and write in plain Python with no
@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from moto.dynamodb.responses import DynamoHandler
 
+from dynamo_backend import cache
 from services.blog.models import Post
 
 pytestmark = pytest.mark.usefixtures("blog_tables")
@@ -46,7 +47,7 @@ def _run_together(n: int, fn):
         return list(pool.map(task, range(n)))
 
 
-def test_concurrent_views_count_exactly(api, new_api):
+def test_concurrent_views_sum_exactly(api, new_api):
     author = api.create_author()
     post = api.create_post(author["pk"])
 
@@ -56,8 +57,12 @@ def test_concurrent_views_count_exactly(api, new_api):
         return response.json()["view_count"]
 
     counts = _run_together(20, view)
-    assert sorted(counts) == list(range(1, 21))  # every request saw its own increment
-    assert Post.objects.consistent().get(pk=post["pk"]).view_count == 20
+    # Each view lands in one shard; a page shows its own view and the other
+    # shards as this process last saw them, so racing pages may show one count.
+    assert all(1 <= count <= 20 for count in counts)
+    assert Post.views.get(post["pk"]) == 20  # this process's answers, however they interleaved
+    cache.reset()
+    assert Post.views.get(post["pk"]) == 20  # what DynamoDB holds
     assert api.get(f"/api/posts/{post['pk']}/").json()["view_count"] == 21
 
 
@@ -74,7 +79,7 @@ def test_concurrent_duplicate_slug_gives_one_201_rest_409(api, new_api):
 
     statuses = Counter(_run_together(10, create))
     assert statuses == Counter({201: 1, 409: 9})
-    assert Post.objects.filter(feed="post").count() == 1
+    assert Post.objects.order_by("-created_at").across_shards("feed").count() == 1
 
 
 def test_concurrent_duplicate_username_gives_one_201(new_api):

@@ -17,6 +17,8 @@ from dynamo_backend import (
     IntegerField,
     JSONField,
     ListField,
+    ShardedCounter,
+    ShardKeyField,
     UUIDField,
     VersionField,
 )
@@ -257,3 +259,27 @@ class Message(DynamoModel):
 
 
 COMPOSITE_MODELS = [Thread, Message]
+
+
+class Counted(DynamoModel):
+    """Sharded counters: one with a base field on the item, one without."""
+
+    class Meta:
+        app_label = "libtests"
+
+    title = CharField()
+    hits = IntegerField(default=0)
+    views = ShardedCounter(shards=4, base="hits")
+    likes = ShardedCounter(shards=2)
+
+
+class Entry(DynamoModel):
+    """A write-sharded feed: ShardKeyField + Index(feed, sort_key=created_at)."""
+
+    class Meta:
+        app_label = "libtests"
+        indexes = [Index("feed", sort_key="created_at")]
+
+    feed = ShardKeyField(shards=4)
+    title = CharField()
+    created_at = DateTimeField(auto_now_add=True, nullable=False)

@@ -236,9 +236,11 @@ def test_make_run_stack_serves_the_readme_flow_and_stops_cleanly(stack):
     assert detail["pk"] == post["pk"]
     assert detail["view_count"] == 1
     assert detail["comments"] == []
-    # The counter lives in DynamoDB, so every worker sees the same one.
+    # Each view is counted once, in DynamoDB (a shard of the sharded counter);
+    # a worker shows its own views at once and the other worker's once its
+    # caches expire (README, "Hot keys"), so across workers counts need not climb by one.
     views = [requests.get(f"{api}/posts/{post['pk']}/", timeout=10).json()["view_count"] for _ in range(4)]
-    assert views == [2, 3, 4, 5]
+    assert all(2 <= count <= 5 for count in views), views
 
     # Comment on it.
     response = http.post(f"{api}/posts/{post['pk']}/comments/", json={"body": "First!"}, headers=auth, timeout=10)
