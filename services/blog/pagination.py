@@ -56,9 +56,27 @@ def decode_cursor(request, scope: str) -> dict[str, Any] | None:
         raise _invalid_cursor() from None
     if not isinstance(data, dict) or data.get("s") != scope or not isinstance(data.get("k"), dict):
         raise BadRequest("Invalid cursor.", fields={"cursor": ["This cursor belongs to another list."]})
-    if not all(_is_key_value(value) for value in data["k"].values()) or not data["k"]:
+    if not (_is_key(data["k"]) or _is_sharded_key(data["k"])):
         raise _invalid_cursor()
     return data["k"]
+
+
+def _is_key(key: Any) -> bool:
+    """A DynamoDB ExclusiveStartKey: a non-empty dict of key attribute values."""
+    return isinstance(key, dict) and bool(key) and all(_is_key_value(value) for value in key.values())
+
+
+def _is_sharded_key(key: Any) -> bool:
+    """A merged feed's page key: each shard's own start key (``after``) and the shards read to the end (``done``)."""
+    if not isinstance(key, dict) or not set(key) <= {"after", "done"}:
+        return False
+    after, done = key.get("after", {}), key.get("done", [])
+    return (
+        isinstance(after, dict)
+        and all(isinstance(shard, str) and _is_key(k) for shard, k in after.items())
+        and isinstance(done, list)
+        and all(isinstance(shard, str) for shard in done)
+    )
 
 
 def _is_key_value(value: Any) -> bool:
