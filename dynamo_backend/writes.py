@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import batch, connection, integrity, loading, unique
+from . import batch, cascade, connection, integrity, loading, unique
 from .codec import MAX_ITEM_BYTES, item_size
 from .compiler import UPDATE_VALUES, Builder, compile_update
 from .exceptions import (
@@ -338,7 +338,7 @@ def _delete_guarded(obj: Any) -> int:
             and (current.get(version.name) != version.to_dynamo(loaded))
         ):
             raise VersionConflict(f"{model.__name__} {obj.pk} changed since it was loaded; not deleted")
-        current = integrity.prepare_parent_delete(obj, current)
+        current = cascade.prepare_parent_delete(obj, current)
         if current is None:
             after_delete(model, obj.pk, None)
             return 0
