@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import batch, connection, loading, unique
+from . import batch, cache, connection, loading, unique
 from .codec import MAX_ITEM_BYTES, FieldValueError, item_size
 from .compiler import UPDATE_VALUES, Builder, compile_node, compile_update
 from .exceptions import ConditionalCheckFailed, FieldError, ItemAlreadyExists, ValidationError, VersionConflict
@@ -51,13 +51,22 @@ def clean_changes(model: Any, kwargs: dict) -> dict:
     return changes
 
 
-def written(model: Any, item: dict | None, pk: str, mark: int) -> None:
-    """Record a confirmed write: remember the new item (or forget the key) and invalidate queries."""
+def written(model: Any, item: dict | None, pk: str, mark: int, *, created: bool = False, changed: Any = None) -> None:
+    """Record a confirmed write: remember the new item (or forget the key) and invalidate queries.
+
+    ``created`` (a new item) or ``changed`` (the attributes an update set)
+    lets only the cached queries the write can change go; otherwise all of the table's do.
+    """
     if item:
         loading.remember(model, item, since=mark, write=True)
     else:
         loading.forget(model, pk)
-    loading.table_written(model)
+    if item and created:
+        loading.table_written(model, cache.Change.created(item))
+    elif item and changed is not None:
+        loading.table_written(model, cache.Change.modified(item, changed))
+    else:
+        loading.table_written(model)
 
 
 def check_item_size(obj: Any) -> None:
@@ -112,7 +121,7 @@ def insert(obj: Any) -> None:
         unique.release_all(model, claimed, obj.pk)
         raise
     obj._set_stored(item)
-    written(model, item, obj.pk, mark)
+    written(model, item, obj.pk, mark, created=True)
 
 
 def _changed_fields(obj: Any, item: dict, update_fields: list[str] | None) -> dict[str, Any]:
@@ -181,7 +190,7 @@ def update(obj: Any, update_fields: list[str] | None) -> None:
     new_item = response.get("Attributes") or item
     unique.release_all(model, unique.replaced_values(model, stored, new_item), obj.pk)
     obj._refresh_from_item(new_item)
-    written(model, new_item, obj.pk, mark)
+    written(model, new_item, obj.pk, mark, changed=changes)
 
 
 def _update_refused(obj: Any, error: ConditionalCheckFailed) -> Exception:
@@ -275,7 +284,7 @@ def update_item(
                 return False
             absent = frozenset(name for name in operands if values.get(name) is None)
             continue
-        written(model, response.get("Attributes"), pk, mark)
+        written(model, response.get("Attributes"), pk, mark, changed=changes)
         return True
     raise ConditionalCheckFailed(f"{model.__name__} {pk}: the operands of the update kept changing; not written")
 
@@ -325,7 +334,7 @@ def after_delete(model: Any, pk: str, old: dict | None) -> None:
     if old:
         unique.release_all(model, unique.claims_of(model, old), pk)
     loading.forget(model, pk, deleted=True)
-    loading.table_written(model)
+    loading.table_written(model, cache.Change.deleted(old))
 
 
 def _validate_all(model: Any, objs: list) -> list[dict]:
@@ -367,7 +376,7 @@ def bulk_insert(model: Any, objs: list, batch_size: int | None = None) -> list:
     for obj, item in zip(objs, items, strict=True):
         obj._set_stored(item)
         loading.remember(model, item, since=mark, write=True)
-    loading.table_written(model)
+    loading.table_written(model, *(cache.Change.created(item) for item in items))
     return objs
 
 
