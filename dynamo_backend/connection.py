@@ -232,3 +232,48 @@ def translate_error(error: Exception, operation: str = "") -> exc.DynamoBackendE
     ):
         return exc.ServiceUnavailable(f"{where}DynamoDB unreachable: {error}", code=type(error).__name__)
     return exc.DynamoBackendError(f"{where}{error}", code=type(error).__name__)
+
+
+# --- DynamoDB Streams --------------------------------------------------------------
+
+_streams_client: Any = None
+_streams_key: tuple | None = None
+
+
+def get_streams_client() -> Any:
+    """Return the process's DynamoDB Streams client (same endpoint, region and credentials)."""
+    global _streams_client, _streams_key
+    key = _settings_key()
+    with _lock:
+        if _streams_client is None or _streams_key != key:
+            (endpoint, region, key_id, secret, token, connect_timeout, read_timeout, max_attempts, _pool) = key
+            config = botocore.config.Config(
+                retries={"mode": "standard", "max_attempts": int(max_attempts)},
+                connect_timeout=float(connect_timeout),
+                read_timeout=float(read_timeout),
+                # The regional endpoint: an ARN's account-based one is unknown to moto's in-process mock.
+                account_id_endpoint_mode="disabled",
+            )
+            _streams_client = _session().client(
+                "dynamodbstreams",
+                endpoint_url=endpoint or None,
+                region_name=region,
+                config=config,
+                aws_access_key_id=key_id,
+                aws_secret_access_key=secret,
+                aws_session_token=token,
+            )
+            _streams_key = key
+        return _streams_client
+
+
+def streams_call(operation: str, **params: Any) -> dict:
+    """Run one DynamoDB Streams call ("DescribeStream", "GetShardIterator", "GetRecords"); errors translated.
+
+    Not counted in the request's call log: the stream reader runs in a thread of its own.
+    """
+    method = _SNAKE.sub("_", operation).lower()
+    try:
+        return getattr(get_streams_client(), method)(**params)
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+        raise translate_error(error, operation) from error

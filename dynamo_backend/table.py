@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -12,6 +13,10 @@ from .exceptions import DynamoBackendError, TableDoesNotExist
 from .options import all_models
 
 _IN_USE = "ResourceInUseException"
+# Every model table streams its changes, old and new images, for dynamo_backend.streams.
+_STREAM = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+
+logger = logging.getLogger("dynamo_backend")
 
 
 def _key_schema(partition: str, sort: str | None = None) -> list[dict]:
@@ -50,6 +55,8 @@ def table_spec(model: Any) -> dict:
     }
     if indexes:
         spec["GlobalSecondaryIndexes"] = [_gsi_spec(model, i) for i in indexes]
+    if get_setting("STREAMS"):
+        spec["StreamSpecification"] = dict(_STREAM)
     return spec
 
 
@@ -141,6 +148,27 @@ def _add_missing_indexes(model: Any, table: dict) -> list[str]:
     return added
 
 
+def _ensure_stream(model: Any, table: dict) -> bool:
+    """Turn on the stream of an existing table that has none; return False when the engine has no streams.
+
+    A stream already on is left as it is, whatever its view type (the reader
+    copes with records without images).
+    """
+    if not get_setting("STREAMS") or table.get("StreamSpecification", {}).get("StreamEnabled"):
+        return True
+    name = model._meta.table_name
+    try:
+        connection.call("UpdateTable", TableName=name, StreamSpecification=dict(_STREAM))
+    except DynamoBackendError as error:
+        if error.code not in ("ValidationException", "UnknownOperationException"):
+            raise
+        # dynalite, for one, refuses it: the caches fall back to their TTLs there.
+        logger.info("%s: this DynamoDB has no streams (%s); caches rely on their TTLs", name, error.code)
+        return False
+    wait_for_active(name)
+    return True
+
+
 def ensure_table(model: Any, *, wait: bool = True) -> bool:
     """Create the model's table (and GSIs, and its unique-claims table) if missing; idempotent."""
     name = model._meta.table_name
@@ -154,6 +182,8 @@ def ensure_table(model: Any, *, wait: bool = True) -> bool:
         if table.get("TableStatus") != "ACTIVE":
             table = wait_for_active(name)
         _add_missing_indexes(model, table)
+        if not created:
+            _ensure_stream(model, table)
     if model._meta.has_claims:
         unique_name = model._meta.unique_table_name
         if describe(unique_name) is None:

@@ -9,12 +9,15 @@ costs a small constant number of DynamoDB calls, not one per row.
 
 from __future__ import annotations
 
+import os
+
 from django.http import HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.urls import Resolver404, resolve
 from django.views import View
 
 from dynamo_backend import Coalesce, F
 from dynamo_backend import exceptions as ddb
+from dynamo_backend.stats import stream_status
 from dynamo_backend.table import describe_table
 
 from .errors import RETRY_AFTER_SECONDS, Conflict, InvalidInput, NotFound, error_response
@@ -234,7 +237,8 @@ class HealthView(ApiView):
                 headers={"Retry-After": RETRY_AFTER_SECONDS},
             )
             return response
-        return JsonResponse({"status": "ok"})
+        # How fresh this worker's caches are: the stream reader's lag as this process sees it.
+        return JsonResponse({"status": "ok", "cache": {"pid": os.getpid(), **stream_status().as_dict()}})
 
 
 def route_not_found(request, path=""):
