@@ -6,18 +6,23 @@ planner.py decides how to read (pure); execution.py reads; writes.py writes.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterator
 from typing import Any
 
 from . import aggregates
 from .exceptions import FieldError, NotSupported
 from .execution import Page, count, page, stream
-from .expressions import TRUE, Node, Q, fold, matches, resolve
+from .expressions import TRUE, Node, Q, fold, matches, resolve, resolve_leaf
+from .loading import load_one
 from .planner import Plan, plan
 from .query_writes import QuerySetWrites
 from .relations import attach_related
 
 __all__ = ["DynamoQuerySet", "Page"]
+
+# A pk already in canonical form (what UUIDField.to_python returns) needs no parsing.
+_CANONICAL_PK = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 class DynamoQuerySet(QuerySetWrites):
@@ -341,6 +346,8 @@ class DynamoQuerySet(QuerySetWrites):
 
     def get(self, *args: Q, consistent_read: bool = False, **kwargs: Any) -> Any:
         """Return the one matching item; raise DoesNotExist or MultipleObjectsReturned."""
+        if not args and kwargs.keys() == {"pk"} and self._whole_items():
+            return self._get_by_pk(kwargs["pk"], consistent_read)
         qs = self.filter(*args, **kwargs) if (args or kwargs) else self._clone()
         if consistent_read:
             qs._consistent = True
@@ -353,6 +360,26 @@ class DynamoQuerySet(QuerySetWrites):
         if qs._prefetch:
             attach_related(self.model, objs, qs._prefetch)
         return qs._transform(objs)[0]
+
+    def _whole_items(self) -> bool:
+        """Return whether this QuerySet reads whole items with no condition, slice or projection."""
+        return not (
+            self._where or self._low or self._high is not None or self._values_mode or self._only or self._distinct
+        )
+
+    def _get_by_pk(self, pk: Any, consistent_read: bool) -> Any:
+        """get(pk=...) on a plain QuerySet: the read path directly, no plan (the hot path of a detail page)."""
+        canonical = isinstance(pk, str) and _CANONICAL_PK.fullmatch(pk) is not None
+        key = pk if canonical else resolve_leaf(self.model, "pk", pk).value
+        consistent = consistent_read or self._consistent
+        cached = self._use_caches and not consistent
+        raw = load_one(self.model, key, consistent=consistent, cached=cached) if key is not None else None
+        if raw is None:
+            raise self.model.DoesNotExist(f"{self.model.__name__} matching query does not exist.")
+        obj = self.model.from_raw(raw)
+        if self._prefetch:
+            attach_related(self.model, [obj], self._prefetch)
+        return obj
 
     def in_bulk(self, id_list: list | None = None, *, field_name: str = "pk", consistent_read: bool = False) -> dict:
         """Return {pk: instance} for the given pks, in their order (BatchGetItem, 100 a call)."""

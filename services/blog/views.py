@@ -20,6 +20,7 @@ from dynamo_backend import exceptions as ddb
 from dynamo_backend.stats import stream_status
 from dynamo_backend.table import describe_table
 
+from .conditional import etag, not_modified, tagged
 from .errors import RETRY_AFTER_SECONDS, Conflict, InvalidInput, NotFound, error_response
 from .models import POST_FEED, Author, Comment, Post
 from .pagination import paginate
@@ -63,10 +64,10 @@ def _require_author(author_pk: str) -> Author:
 
 
 def _get_or_404(model, pk: str):
-    obj = model.objects.filter(pk=pk).first()
-    if obj is None:
-        raise NotFound(f"{model.__name__} {pk} does not exist.")
-    return obj
+    try:
+        return model.objects.get(pk=pk)  # by pk: straight to the read path
+    except model.DoesNotExist:
+        raise NotFound(f"{model.__name__} {pk} does not exist.") from None
 
 
 # --- authors ------------------------------------------------------------------
@@ -75,7 +76,10 @@ def _get_or_404(model, pk: str):
 class AuthorListView(ApiView):
     def get(self, request):
         authors, next_cursor = paginate(request, Author.objects.all(), "authors")
-        return JsonResponse({"results": [author_to_dict(a) for a in authors], "next_cursor": next_cursor})
+        tag = etag(*authors, next_cursor)
+        if unchanged := not_modified(request, tag):
+            return unchanged
+        return tagged(JsonResponse({"results": [author_to_dict(a) for a in authors], "next_cursor": next_cursor}), tag)
 
     def post(self, request):
         data = AUTHOR_SCHEMA.validate(parse_json_object(request), partial=False)
@@ -86,7 +90,10 @@ class AuthorListView(ApiView):
 class AuthorDetailView(ApiView):
     def get(self, request, pk):
         author = _get_or_404(Author, pk)
-        return JsonResponse(author_to_dict(author))
+        tag = etag(author)
+        if unchanged := not_modified(request, tag):
+            return unchanged  # the body is never built
+        return tagged(JsonResponse(author_to_dict(author)), tag)
 
     def put(self, request, pk):
         data = AUTHOR_SCHEMA.validate(parse_json_object(request), partial=True)
@@ -131,8 +138,12 @@ class PostListView(ApiView):
             queryset, scope = Post.objects.filter(feed=POST_FEED), "posts"
         queryset = queryset.order_by("-created_at").prefetch("author")
         posts, next_cursor = paginate(request, queryset, scope)
-        return JsonResponse(
-            {"results": [post_to_dict(p, related_author(p)) for p in posts], "next_cursor": next_cursor}
+        tag = etag(*(part for p in posts for part in (p, related_author(p))), next_cursor)
+        if unchanged := not_modified(request, tag):
+            return unchanged
+        return tagged(
+            JsonResponse({"results": [post_to_dict(p, related_author(p)) for p in posts], "next_cursor": next_cursor}),
+            tag,
         )
 
     def post(self, request):
@@ -198,9 +209,11 @@ class PostCommentsView(ApiView):
         _get_or_404(Post, pk)
         queryset = Comment.objects.filter(post_pk=pk).order_by("created_at").prefetch("author")
         comments, next_cursor = paginate(request, queryset, f"comments:{pk}")
-        return JsonResponse(
-            {"results": [comment_to_dict(c, related_author(c)) for c in comments], "next_cursor": next_cursor}
-        )
+        tag = etag(*(part for c in comments for part in (c, related_author(c))), next_cursor)
+        if unchanged := not_modified(request, tag):
+            return unchanged
+        body = {"results": [comment_to_dict(c, related_author(c)) for c in comments], "next_cursor": next_cursor}
+        return tagged(JsonResponse(body), tag)
 
     def post(self, request, pk):
         body = parse_json_object(request)

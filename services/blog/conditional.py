@@ -1,0 +1,46 @@
+"""Conditional GET: an ETag computed from the stored items a response is built from.
+
+A client that sends the ETag back in ``If-None-Match`` gets a 304 before any
+serialisation happens: the items come from the caches, the body is never built.
+The tag is weak (``W/"..."``): it names the data, not the bytes (a proxy may
+compress the body).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from django.http import HttpRequest, HttpResponseBase, HttpResponseNotModified
+
+
+def etag(*parts: Any) -> str:
+    """Return a weak ETag over model instances (their stored items) and other plain values."""
+    digest = hashlib.blake2b(digest_size=12)
+    for part in parts:
+        state = getattr(part, "_state", None)
+        digest.update(repr(state.stored if state is not None else part).encode())
+    return f'W/"{digest.hexdigest()}"'
+
+
+def _opaque(tag: str) -> str:
+    return tag.strip().removeprefix("W/")
+
+
+def not_modified(request: HttpRequest, tag: str) -> HttpResponseNotModified | None:
+    """Return a 304 when If-None-Match names this tag (weak comparison, as RFC 9110 asks for GET)."""
+    header = request.META.get("HTTP_IF_NONE_MATCH")
+    if not header:
+        return None
+    wanted = _opaque(tag)
+    if header.strip() == "*" or any(_opaque(t) == wanted for t in header.split(",")):
+        response = HttpResponseNotModified()
+        response["ETag"] = tag
+        return response
+    return None
+
+
+def tagged(response: HttpResponseBase, tag: str) -> HttpResponseBase:
+    """Return the response with its ETag set."""
+    response["ETag"] = tag
+    return response
