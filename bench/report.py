@@ -316,6 +316,22 @@ def staleness_tables(r: Results) -> list[str]:
     return [*out, "### f. Streams polling cost", "", *table(headers, rows)]
 
 
+def request_cost_table(r: Results) -> list[str]:
+    if not r.request_cost:
+        return []
+    bare, served = (r.request_cost.get(k, {}).get("best_us") for k in list(r.request_cost)[:2])
+    rows = []
+    for name, cost in r.request_cost.items():
+        saved = num(served - cost["best_us"], ".1f") if served and name.startswith("...") else ""
+        cells = [num(cost["best_us"], ".1f"), num(cost["median_us"], ".1f"), saved]
+        rows.append([name, *cells, pct(ratio(bare, cost["best_us"]))])
+    intro = (
+        "`GET /api/authors/<pk>/` through Django's WSGI handler, in process, 0 DynamoDB calls (bench/request_cost.py)."
+    )
+    headers = ["variant", "best µs", "median µs", "µs saved", "bare ÷ this"]
+    return ["### g. The cost of a cached GET outside DynamoDB", "", intro, "", *table(headers, rows)]
+
+
 def figures(r: Results) -> str:
     """The figures block: every number of the run, as tables."""
     bare = r.bare.total.rps if r.bare else None
@@ -328,6 +344,7 @@ def figures(r: Results) -> str:
         + ceiling_tables(r, bare)
         + materialise_table(r)
         + staleness_tables(r)
+        + request_cost_table(r)
         + blog_mix_table(r)
     )
     warned = ", ".join(f"`{p.name}`" for p in r.phases() if p.cpu_warning) or "none"

@@ -233,6 +233,7 @@ class Results:
     endpoints_off: dict[str, Phase] = field(default_factory=dict)
     blog_mix: Phase | None = None
     staleness: Staleness | None = None
+    request_cost: dict[str, dict[str, float]] = field(default_factory=dict)  # variant -> best_us, median_us
 
     def read_mixes(self) -> list[Emulator]:
         return [e for e in self.emulators.values() if e.on and e.off]

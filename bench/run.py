@@ -146,6 +146,10 @@ class Bench:
         argv = ["-m", "bench.materialize", "--items", str(cfg.items), "--repeat", str(cfg.repeat), "--json", str(out)]
         subprocess.run([sys.executable, *argv], cwd=ROOT, check=True)
         results.materialize = from_dict(Materialisation, json.loads(out.read_text()))
+        log("g. the cost of a cached GET outside DynamoDB, in process (bench/request_cost.py) ...")
+        out = WORK / "request_cost.json"
+        subprocess.run([sys.executable, "-m", "bench.request_cost", "--json", str(out)], cwd=ROOT, check=True)
+        results.request_cost = json.loads(out.read_text())
 
         with ExitStack() as stack:
             moto, off, on, pool_file = self.emulator(stack, "moto")

@@ -180,6 +180,9 @@ DYNAMO_BACKEND: dict = {
     "QUERY_CACHE_TTL": env_seconds("DYNAMO_QUERY_CACHE_TTL", 5),
     "CONNECT_TIMEOUT": env_seconds("DYNAMO_CONNECT_TIMEOUT", 2),
     "READ_TIMEOUT": env_seconds("DYNAMO_READ_TIMEOUT", 5),
+    # Coherence across workers: a stream on each table, one reader per host (dynamo_backend.streams).
+    "STREAMS": env_bool("DYNAMO_STREAMS", True),
+    "STREAM_POLL_INTERVAL": env_seconds("DYNAMO_STREAM_POLL_INTERVAL", 0.5),
 }
 
 # Credentials: only when given; otherwise boto3's own chain applies. A local

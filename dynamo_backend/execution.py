@@ -125,6 +125,12 @@ def _query_items(model: Any, plan: Plan, cached: bool) -> Iterator[dict]:
             if complete:
                 loading.remember(model, item, since=mark, replace=plan.index is None)
             collected.append(item)
+            if plan.limit is not None and len(collected) >= plan.limit:
+                # The slice that pushed its end down as Limit stops reading here: store the
+                # result before handing over its last item, or the put would never run.
+                entry.put(_keys_of(model, plan, collected))
+                yield item
+                return
             yield item
     entry.put(_keys_of(model, plan, collected))
 

@@ -169,7 +169,9 @@ class Host:
             except OSError:
                 if self.stopping.is_set():
                     return
-                raise
+                logger.exception("stream listener: receive failed")
+                self.stopping.wait(ELECTION_INTERVAL)
+                continue
             try:
                 apply(marshal.loads(data), self.status)
             except Exception:  # a bad datagram must not stop coherence; drop everything to be safe
@@ -195,11 +197,13 @@ class Host:
                 logger.info("stream reader: this process (%s) reads the streams for the host", os.getpid())
                 try:
                     self._read()
+                except Exception:  # let another process (or this one, later) take over
+                    logger.exception("stream reader: stopped; the lock is free again")
                 finally:
                     if self._lock_file is not None:
                         self._lock_file.close()
                         self._lock_file = None
-                return
+                    self.status.role = "listener" if not self.stopping.is_set() else "off"
             self.stopping.wait(ELECTION_INTERVAL)
 
     def _tables(self) -> list[str]:

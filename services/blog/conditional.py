@@ -13,13 +13,33 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponseBase, HttpResponseNotModified
 
+from dynamo_backend.cache import FrozenDict
+
+# Digests of cached items, by identity: a cached item is frozen (it never changes), and the
+# entry holds it, so its id cannot be reused while the entry lives. Bounded; cleared when full.
+_DIGESTS: dict[int, tuple[Any, bytes]] = {}
+_MAX_DIGESTS = 20_000
+
+
+def _digest(value: Any) -> bytes:
+    if type(value) is not FrozenDict:
+        return hashlib.blake2b(repr(value).encode(), digest_size=12).digest()
+    known = _DIGESTS.get(id(value))
+    if known is not None and known[0] is value:
+        return known[1]
+    digest = hashlib.blake2b(repr(value).encode(), digest_size=12).digest()
+    if len(_DIGESTS) >= _MAX_DIGESTS:
+        _DIGESTS.clear()
+    _DIGESTS[id(value)] = (value, digest)
+    return digest
+
 
 def etag(*parts: Any) -> str:
     """Return a weak ETag over model instances (their stored items) and other plain values."""
     digest = hashlib.blake2b(digest_size=12)
     for part in parts:
         state = getattr(part, "_state", None)
-        digest.update(repr(state.stored if state is not None else part).encode())
+        digest.update(_digest(state.stored if state is not None else part))
     return f'W/"{digest.hexdigest()}"'
 
 

@@ -141,6 +141,15 @@ def test_a_cached_list_loads_contents_the_item_cache_lost_in_one_batch(engine, c
     assert calls.by_operation() == {"BatchGetItem": 1}
 
 
+def test_a_full_slice_is_cached_too(engine, clock):
+    Story.objects.bulk_create([Story(title=f"s{i}") for i in range(3)])
+    clock.now += 2
+    first = [s.title for s in Story.objects.filter(shelf="all").order_by("created_at")[:2]]
+    with count_calls() as calls:
+        again = [s.title for s in Story.objects.filter(shelf="all").order_by("created_at")[:2]]
+    assert again == first and calls.total == 0
+
+
 def test_a_change_to_what_a_list_reads_drops_it(engine, clock):
     story = Story.objects.create(title="s")
     clock.now += 2

@@ -139,6 +139,8 @@ def test_dynamo_backend_defaults_target_real_aws_with_the_credential_chain():
         "QUERY_CACHE_TTL": 5,
         "CONNECT_TIMEOUT": 2,
         "READ_TIMEOUT": 5,
+        "STREAMS": True,
+        "STREAM_POLL_INTERVAL": 0.5,
     }
 
 
@@ -154,6 +156,8 @@ def test_dynamo_environment_maps_into_dynamo_backend():
         DYNAMO_QUERY_CACHE_TTL="1.5",
         DYNAMO_CONNECT_TIMEOUT="0.5",
         DYNAMO_READ_TIMEOUT="3",
+        DYNAMO_STREAMS="0",
+        DYNAMO_STREAM_POLL_INTERVAL="0.25",
     )["DYNAMO_BACKEND"]
     assert backend == {
         "ENDPOINT_URL": "http://localhost:4566",
@@ -165,6 +169,8 @@ def test_dynamo_environment_maps_into_dynamo_backend():
         "QUERY_CACHE_TTL": 1.5,
         "CONNECT_TIMEOUT": 0.5,
         "READ_TIMEOUT": 3,
+        "STREAMS": False,
+        "STREAM_POLL_INTERVAL": 0.25,
         # An emulator endpoint without credentials gets dummies.
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",
