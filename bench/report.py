@@ -432,14 +432,13 @@ def chart(r: Results, path: Path) -> None:
         # The measured rate, and what the same GetRecords per poll would cost at other intervals.
         per_poll = st.get_records / st.polls if st.polls else 0.0
         intervals = sorted({0.25, 0.5, 1.0, 2.0, st.interval_s})
-        usd = [
-            st.usd_per_month * (per_poll / i) / st.get_records_per_s if st.get_records_per_s else 0 for i in intervals
-        ]
+        cost_per_call = st.usd_per_month / st.get_records_per_s if st.get_records_per_s else 0.0
+        usd = [st.usd_per_month if i == st.interval_s else cost_per_call * per_poll / i for i in intervals]
         colors = ["#2b7bba" if i == st.interval_s else "#bbbbbb" for i in intervals]
         bars = ax_f.bar([f"every {i:g} s" for i in intervals], usd, color=colors)
         ax_f.bar_label(bars, [f"{u:.2f} USD" for u in usd], fontsize=8)
         ax_f.set_ylabel("USD per host per month (list price)")
-        ax_f.set_title(f"f. Streams polling, {st.tables} tables (blue: measured; grey: same calls per poll)")
+        ax_f.set_title(f"f. Streams polling, {st.tables} tables (blue: measured, grey: computed)")
     else:
         ax_e.axis("off")
         ax_f.axis("off")

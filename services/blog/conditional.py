@@ -16,9 +16,9 @@ from django.http import HttpRequest, HttpResponseBase, HttpResponseNotModified
 from dynamo_backend.cache import FrozenDict
 
 # Digests of cached items, by identity: a cached item is frozen (it never changes), and the
-# entry holds it, so its id cannot be reused while the entry lives. Bounded; cleared when full.
+# entry holds it, so its id cannot be reused while the entry lives. Cleared when full.
 _DIGESTS: dict[int, tuple[Any, bytes]] = {}
-_MAX_DIGESTS = 20_000
+_MAX_DIGESTS = 4096  # it keeps the items alive: bounded well below the item cache
 
 
 def _digest(value: Any) -> bytes:
