@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from loadtests import harness
+from scripts.processes import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -29,6 +30,7 @@ DEADLINE = 30.0  # seconds; the reader polls every 0.5 s, the TTL is 600 s
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("coherence") / "stack.log"
     env = {"WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "2", "DYNAMO_CACHE_TTL": "600", "DJANGO_DEBUG": "1"}
+    env["DYNAMO_EMULATOR_PORT"] = str(free_port())  # an endpoint of its own: a host directory of its own
     with harness.devstack(log, env=env) as server:
         yield server.url
 
