@@ -44,6 +44,8 @@ logger = logging.getLogger("dynamo_backend.streams")
 RECORDS_PER_CALL = 1000
 # How often a table without a stream, or whose stream failed, is described again.
 RECHECK_SECONDS = 30.0
+# GetRecords failures in a row after which the iterator is replaced.
+ITERATOR_FAILURES = 3
 
 Call = Callable[..., dict]
 Deliver = Callable[[list[tuple]], None]
@@ -57,6 +59,7 @@ class Shard:
     sequence: str | None = None  # the last sequence number delivered
     start: str = "TRIM_HORIZON"  # where to begin without a sequence number
     finished: bool = False  # read to its end (closed), or skipped as history
+    failures: int = 0  # GetRecords failures in a row with this iterator
 
 
 @dataclass
@@ -262,8 +265,13 @@ class StreamReader:
                 self.counters["trimmed"] += 1
                 shard.iterator = self._restart(stream, shard)
                 return False
-            raise  # the iterator stays good: the next poll tries it again
+            shard.failures += 1
+            if shard.failures >= ITERATOR_FAILURES:
+                # The iterator itself may be what fails: take a new one (after the last record, or restart).
+                shard.failures, shard.iterator = 0, None if shard.sequence is not None else self._restart(stream, shard)
+            raise  # otherwise the iterator stays good: the next poll tries it again
         self.counters["reads"] += 1
+        shard.failures = 0
         records = response.get("Records", [])
         if records:
             self._deliver(stream, shard, records)

@@ -23,6 +23,8 @@ class FakeStream:
         self.shards: dict[str, dict[str, Any]] = {}
         self.sequence = 0
         self.expire_next = False
+        self.issued = 0
+        self.broken: set[str] = set()  # iterators whose GetRecords fails with an internal error
         self.open_shard("s1")
 
     def open_shard(self, shard: str, parent: str | None = None) -> None:
@@ -38,6 +40,10 @@ class FakeStream:
         self.shards[shard]["closed"] = True
         for child in children:
             self.open_shard(child, parent=shard)
+
+    def iterator(self, shard: str, position: int) -> str:
+        self.issued += 1  # every iterator is a new one, as DynamoDB's are
+        return f"{shard}:{position}:{self.issued}"
 
     def describe_table(self, **params: Any) -> dict:
         return {"Table": {"StreamSpecification": {"StreamEnabled": True}, "LatestStreamArn": "arn:stream"}}
@@ -61,17 +67,19 @@ class FakeStream:
             else:
                 after = int(params["SequenceNumber"])
                 position = sum(1 for r in records if int(r["dynamodb"]["SequenceNumber"]) <= after)
-            return {"ShardIterator": f"{params['ShardId']}:{position}"}
+            return {"ShardIterator": self.iterator(params["ShardId"], position)}
         if operation == "GetRecords":
             if self.expire_next:
                 self.expire_next = False
                 raise DynamoBackendError("expired", code="ExpiredIteratorException")
-            shard, position = params["ShardIterator"].split(":")
+            if params["ShardIterator"] in self.broken:
+                raise DynamoBackendError("internal", code="InternalServerError")
+            shard, position, _ = params["ShardIterator"].split(":")
             state = self.shards[shard]
             records = state["records"][int(position) : int(position) + params["Limit"]]
             end = int(position) + len(records)
             done = state["closed"] and end == len(state["records"])
-            return {"Records": records, "NextShardIterator": None if done else f"{shard}:{end}"}
+            return {"Records": records, "NextShardIterator": None if done else self.iterator(shard, end)}
         raise AssertionError(operation)
 
 
@@ -161,3 +169,17 @@ def test_a_successor_resumes_the_children_its_predecessor_never_saw(fake):
     drain(successor)
     assert changes(successor_saw) == ["a2", "a3"]
     assert ("f", TABLE) not in successor_saw
+
+
+def test_an_iterator_that_keeps_failing_is_replaced_after_the_last_record(fake):
+    delivered: list = []
+    reader = start(fake, delivered)
+    fake.write("s1", "a")
+    reader.poll()
+    fake.write("s1", "a")
+    fake.broken.add(reader.streams[TABLE].shards["s1"].iterator or "")
+    for _ in range(3):
+        assert not reader.poll()
+    assert reader.streams[TABLE].shards["s1"].iterator is None  # dropped after three failures in a row
+    drain(reader)
+    assert changes(delivered) == ["a1", "a2"]

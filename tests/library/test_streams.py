@@ -238,3 +238,26 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
+
+
+@pytest.mark.engines("moto")
+def test_iterators_moto_expires_are_replaced_after_the_last_record(engine, reader, listener, monkeypatch):
+    from scripts import moto_server
+
+    monkeypatch.setattr(moto_server, "ITERATORS_KEPT", 1)  # each table's read expires the other's iterator
+    writer = Writer.objects.create(name="w")
+    story = Story.objects.create(title="s")
+    for poll in range(4):
+        rename_elsewhere(engine, writer.pk, f"name {poll}")
+        engine.client.update_item(
+            TableName=Story._meta.table_name,
+            Key={"pk": {"S": story.pk}},
+            UpdateExpression="SET title = :t",
+            ExpressionAttributeValues={":t": {"S": f"title {poll}"}},
+        )
+        reader.poll()
+    for _ in range(4):
+        reader.poll()
+    assert reader.counters["expired"] >= 2
+    assert Writer.objects.get(pk=writer.pk).name == "name 3"
+    assert Story.objects.get(pk=story.pk).title == "title 3"
