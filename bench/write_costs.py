@@ -1,9 +1,11 @@
-"""What the write guarantees cost: DynamoDB calls and capacity per write request, side by side.
+"""What the write guarantees cost: DynamoDB calls and capacity per request, side by side.
 
 ``python -m bench.write_costs`` runs the same requests (through Django's test
-client, on moto in-process, caches warm as a running worker's would be) on this
-checkout and on an earlier commit (``--before REV``, default the commit before
-the exactly-once work), each in its own process, and prints one table.
+client, on moto in-process, caches warm as a running worker's would be, but
+for one cold read of a post page) on this checkout and on an earlier commit
+(``--before REV``, default the commit before the exactly-once work and the
+move of comments under their post), each in its own process, and prints one
+table; ``--json PATH`` also writes the figures (``make bench`` section h).
 """
 
 from __future__ import annotations
@@ -57,8 +59,13 @@ with mock_aws():
     send("GET post (counts a view)", "GET", f"/api/posts/{post['pk']}/")
     send("PATCH post (one field)", "PATCH", f"/api/posts/{post['pk']}/", {"published": True})
     for n in range(9):
-        client.generic("POST", f"/api/posts/{post['pk']}/comments/", json.dumps({"author_pk": author["pk"], "body": f"c{n}"}),
-                       content_type="application/json", **({"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}))
+        body = json.dumps({"author_pk": author["pk"], "body": f"c{n}"})
+        auth = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
+        client.generic("POST", f"/api/posts/{post['pk']}/comments/", body, content_type="application/json", **auth)
+    from dynamo_backend import cache
+    cache.reset()  # a worker that has not seen this post or its comments
+    send("GET post page, 10 comments, caches cold", "GET", f"/api/posts/{post['pk']}/")
+    send("GET post page, 10 comments, caches warm", "GET", f"/api/posts/{post['pk']}/")
     send("DELETE post with 10 comments", "DELETE", f"/api/posts/{post['pk']}/")
 print(json.dumps(results))
 """
@@ -97,6 +104,7 @@ def table(before: dict, after: dict) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--before", default=BEFORE, help="the commit to compare with (default: %(default)s)")
+    parser.add_argument("--json", type=Path, help="also write {before, rows_before, rows_now} here")
     args = parser.parse_args()
     after = measure(ROOT)
     with tempfile.TemporaryDirectory() as tmp:
@@ -106,6 +114,8 @@ def main() -> int:
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(where)], check=False)
     print(table(before, after))
+    if args.json:
+        args.json.write_text(json.dumps({"before": args.before, "rows_before": before, "rows_now": after}, indent=1))
     return 0
 
 

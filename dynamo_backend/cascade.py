@@ -17,7 +17,7 @@ from typing import Any
 
 from django.db.models import CASCADE, PROTECT, SET_NULL, signals
 
-from . import connection, loading
+from . import cache, connection, loading
 from .compiler import Builder
 from .exceptions import (
     ConditionalCheckFailed,
@@ -166,7 +166,7 @@ def _delete_in_batches(model: Any, children: list) -> list:
         for child in chunk:
             loading.forget(model, child.pk, deleted=True)
             signals.post_delete.send(sender=model, instance=child, using="dynamodb", origin=child)
-        loading.table_written(model)
+        loading.table_written(model, *(cache.Change.deleted(child._state.stored) for child in chunk))
     return left
 
 

@@ -191,9 +191,9 @@ def put_child(model: Any, item: dict, put: dict) -> None:
     _apply_counts((r, pk, 1, True) for r, pk in guards)
     try:
         connection.call("PutItem", **put)
-    except ConditionalCheckFailed:
+    except ConditionalCheckFailed as error:
         stored = loading.load_one(model, model._meta.pk_of(item), consistent=True)
-        if stored is None or not model.same_raw(stored, item):
+        if stored is None or not error.after_unknown or not model.same_raw(stored, item):
             _apply_counts((r, pk, -1, False) for r, pk in guards)  # another item: ours was not added
         raise  # the caller sees the stored item is ours (a retry that landed) and succeeds
     except DynamoBackendError as error:
@@ -205,7 +205,9 @@ def put_child(model: Any, item: dict, put: dict) -> None:
 def _cancelled(error: TransactionCanceled, guards: list[tuple[Relation, str]], *, offset: int) -> Exception:
     failed = failed_actions(error)
     if 0 in failed:
-        return ConditionalCheckFailed(str(error), code="ConditionalCheckFailedException")
+        refused = ConditionalCheckFailed(str(error), code="ConditionalCheckFailedException")
+        refused.after_unknown = error.after_unknown
+        return refused
     for position in failed:
         if position >= offset and position - offset < len(guards):
             relation, pk = guards[position - offset]

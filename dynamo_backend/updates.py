@@ -107,7 +107,7 @@ def update_item(
                 return False
             absent = frozenset(name for name in operands if values.get(name) is None)
             continue
-        written(model, response.get("Attributes"), pk, mark)
+        written(model, response.get("Attributes"), pk, mark, changed=changes)
         return True
     raise ConditionalCheckFailed(f"{model.__name__} {pk}: the operands of the update kept changing; not written")
 
