@@ -3,6 +3,7 @@
 Each follows the same steps: take the item cache's mark, call DynamoDB,
 remember what was written (write-through) and invalidate the table's cached
 queries. Model saves, QuerySet writes and transactions all come through here.
+Deletes live in deletes.py (re-exported here).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 from . import batch, connection, integrity, loading, unique
 from .codec import MAX_ITEM_BYTES, item_size
 from .compiler import UPDATE_VALUES, Builder, compile_update
+from .deletes import ATTEMPTS, after_delete, bulk_delete, delete
 from .exceptions import (
     ConditionalCheckFailed,
     DynamoBackendError,
@@ -22,6 +24,7 @@ from .exceptions import (
 )
 
 __all__ = [
+    "ATTEMPTS",
     "after_delete",
     "bulk_delete",
     "bulk_insert",
@@ -292,83 +295,6 @@ def _overlay(stored: dict, item: dict, changes: dict) -> dict:
     return new_item
 
 
-def delete(obj: Any) -> int:
-    """Delete the item (conditional on its version, if any); return 1 if it existed, else 0.
-
-    A model referenced by guarded relations (on_delete) or holding one deletes
-    through integrity.py: PROTECT refuses, CASCADE / SET_NULL handle the
-    children first, and the counts move in the same atomic step.
-    """
-    model, meta = type(obj), obj._meta
-    if obj.pk is None:
-        raise ValueError(f"{model.__name__} has no pk; it cannot be deleted")
-    if integrity.outgoing(model) or integrity.incoming(model):
-        return _delete_guarded(obj)
-    params: dict = {"TableName": meta.table_name, "Key": meta.key(obj.pk), "ReturnValues": "ALL_OLD"}
-    version = meta.version_field
-    if version is not None and obj.__dict__.get(version.name) is not None:
-        params["ConditionExpression"] = "attribute_not_exists(#pk) OR #v = :v"
-        params["ExpressionAttributeNames"] = {"#pk": meta.hash_key, "#v": version.name}
-        params["ExpressionAttributeValues"] = {":v": {"N": str(obj.__dict__[version.name])}}
-    try:
-        response = connection.call("DeleteItem", **params)
-    except ConditionalCheckFailed as error:
-        raise VersionConflict(
-            f"{model.__name__} {obj.pk} changed since it was loaded; not deleted", code=error.code
-        ) from error
-    old = response.get("Attributes")
-    after_delete(model, obj.pk, old)
-    return 1 if old else 0
-
-
-# Reads and tries before giving up when a guarded item keeps changing under a write.
-ATTEMPTS = 5
-
-
-def _delete_guarded(obj: Any) -> int:
-    model, meta = type(obj), obj._meta
-    version = meta.version_field
-    for _attempt in range(ATTEMPTS):
-        current = loading.load_one(model, obj.pk, consistent=True)
-        loaded = obj.__dict__.get(version.name) if version is not None else None
-        if (
-            current is not None
-            and version is not None
-            and loaded is not None
-            and (current.get(version.name) != version.to_dynamo(loaded))
-        ):
-            raise VersionConflict(f"{model.__name__} {obj.pk} changed since it was loaded; not deleted")
-        current = integrity.prepare_parent_delete(obj, current)
-        if current is None:
-            after_delete(model, obj.pk, None)
-            return 0
-        builder = Builder()
-        conditions = [f"attribute_exists({builder.name(meta.hash_key)})"]
-        conditions += integrity.reference_conditions(model, current, builder)
-        conditions += integrity.counts_zero_conditions(model, builder)
-        request = {
-            "TableName": meta.table_name,
-            "Key": meta.key(obj.pk),
-            "ConditionExpression": " AND ".join(conditions),
-            **builder.params(),
-        }
-        try:
-            integrity.delete_item(model, obj.pk, current, request)
-        except ConditionalCheckFailed:
-            continue  # a reference moved or a child was added since the read: look again
-        after_delete(model, obj.pk, current)
-        return 1
-    raise ConditionalCheckFailed(f"{model.__name__} {obj.pk}: the item kept changing; not deleted")
-
-
-def after_delete(model: Any, pk: str, old: dict | None) -> None:
-    """After a delete: release the item's unique claims and update the caches."""
-    if old:
-        unique.release_all(model, unique.claims_of(model, old), pk)
-    loading.forget(model, pk, deleted=True)
-    loading.table_written(model)
-
-
 def _validate_all(model: Any, objs: list) -> list[dict]:
     errors: dict[str, list[str]] = {}
     items = []
@@ -418,16 +344,3 @@ def bulk_insert(model: Any, objs: list, batch_size: int | None = None) -> list:
         loading.remember(model, item, since=mark, write=True)
     loading.table_written(model)
     return objs
-
-
-def bulk_delete(model: Any, objs: list) -> int:
-    """Delete loaded objects with BatchWriteItem (25 a call) and release their claims."""
-    if not objs:
-        return 0
-    if integrity.outgoing(model) or integrity.incoming(model):
-        return sum(delete(obj) for obj in objs)
-    meta = model._meta
-    batch.batch_write(meta.table_name, delete_pks=[meta.key(o.pk) for o in objs], key_names=meta.keys.names)
-    for obj in objs:
-        after_delete(model, obj.pk, obj._state.stored)
-    return len(objs)
