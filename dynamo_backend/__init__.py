@@ -30,6 +30,7 @@ from .exceptions import (
 )
 from .expressions import Coalesce, F, Q
 from .fields import (
+    BinaryField,
     BooleanField,
     CharField,
     DateTimeField,
@@ -39,6 +40,7 @@ from .fields import (
     IntegerField,
     JSONField,
     ListField,
+    SetField,
     TTLField,
     UUIDField,
     VersionField,
@@ -74,6 +76,8 @@ __all__ = [
     "JSONField",
     "UUIDField",
     "ListField",
+    "SetField",
+    "BinaryField",
     "TTLField",
     "VersionField",
     "ShardKeyField",

@@ -21,7 +21,7 @@ from django.db.models.functions import Coalesce
 
 from .codec import FieldValueError, check_text
 from .exceptions import FieldError, ValidationError
-from .fields import CharField, Field, ListField
+from .fields import CharField, Field, ListField, SetField
 
 __all__ = [
     "FALSE",
@@ -131,6 +131,8 @@ def _fold_leaf(leaf: Leaf) -> Leaf | Node:
     if leaf.lookup in ("contains", "startswith") and leaf.value == "" and isinstance(leaf.field, CharField):
         # Every string contains and starts with "": Django's LIKE '%%' matches every non-NULL value.
         return Leaf(leaf.field, "isnull", False)
+    if leaf.lookup == "exact" and isinstance(leaf.field, SetField) and leaf.value is not None and not leaf.value:
+        return Leaf(leaf.field, "isnull", True)  # an empty set is stored as an absent attribute
     if leaf.lookup == "range":
         low, high = leaf.value
         try:
@@ -170,9 +172,12 @@ def resolve_leaf(model: Any, key: str, value: Any) -> Leaf:
         raise FieldError(
             f"Cannot resolve keyword '{name}' into field of {model.__name__}. Choices are: {', '.join(fields)}"
         )
-    if lookup not in LOOKUPS:
-        raise FieldError(f"Unsupported lookup '{lookup}' for field '{name}'. Supported: {', '.join(LOOKUPS)}")
     field = fields[name]
+    supported = LOOKUPS if field.lookups is None else field.lookups
+    if lookup not in supported:
+        raise FieldError(
+            f"Unsupported lookup '{lookup}' for {type(field).__name__} '{name}'. Supported: {', '.join(supported)}"
+        )
     if lookup in ORDERED_LOOKUPS and not field.ordered:
         raise FieldError(
             f"'{lookup}' needs an ordered type; {type(field).__name__} '{name}' is stored as "
@@ -215,8 +220,10 @@ def _coerce_isnull(field: Field, value: Any) -> bool:
 def _coerce_contains(field: Field, value: Any) -> Any:
     if isinstance(field, ListField):
         return value
+    if isinstance(field, SetField) and value is not None:  # element membership
+        return field.item_field.clean(value)
     if not isinstance(field, CharField) or not isinstance(value, str):
-        raise FieldValueError("'contains' works on strings and lists.")
+        raise FieldValueError("'contains' works on strings, lists and sets.")
     check_text(value)
     return value
 

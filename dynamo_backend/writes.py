@@ -146,7 +146,7 @@ def _changed_fields(obj: Any, item: dict, update_fields: list[str] | None) -> di
         if update_fields is not None:
             if name in update_fields or getattr(field, "auto_now", False):
                 changes[name] = obj.__dict__.get(name)
-        elif name in dirty or item.get(name) != stored.get(name):
+        elif name in dirty or not field.stored_equal(item.get(name), stored.get(name)):
             changes[name] = obj.__dict__.get(name)
     return changes
 
@@ -228,8 +228,10 @@ def _current_or_none(model: Any, pk: str) -> dict | None:
 
 def _applied(model: Any, current: dict, changes: dict) -> bool:
     """Return whether the stored item already holds every change (a version bump included)."""
+    fields = model._meta.fields
     return all(
-        not isinstance(value, UPDATE_VALUES) and current.get(name) == model._meta.fields[name].to_dynamo(value)
+        not isinstance(value, UPDATE_VALUES)
+        and fields[name].stored_equal(current.get(name), fields[name].to_dynamo(value))
         for name, value in changes.items()
     )
 
