@@ -51,6 +51,7 @@ from .models import DynamoModel
 from .options import Index
 from .query import DynamoQuerySet, Page
 from .shards import MergedQuery, ShardKeyField
+from .update_values import Remove, SetAdd, SetRemove
 
 __all__ = [
     "CASCADE",
@@ -66,6 +67,9 @@ __all__ = [
     "Q",
     "F",
     "Coalesce",
+    "SetAdd",
+    "SetRemove",
+    "Remove",
     "Field",
     "CharField",
     "IntegerField",
