@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import batch, connection, integrity, loading, unique
+from . import batch, conditional, connection, integrity, loading, unique
 from .compiler import Builder
 from .exceptions import ConditionalCheckFailed, VersionConflict
+from .expressions import Node, Q
 
 __all__ = ["ATTEMPTS", "after_delete", "bulk_delete", "delete"]
 
@@ -19,36 +20,50 @@ __all__ = ["ATTEMPTS", "after_delete", "bulk_delete", "delete"]
 ATTEMPTS = 5
 
 
-def delete(obj: Any) -> int:
+def delete(obj: Any, condition: Q | None = None) -> int:
     """Delete the item (conditional on its version, if any); return 1 if it existed, else 0.
 
-    A model referenced by guarded relations (on_delete) or holding one deletes
-    through integrity.py: PROTECT refuses, CASCADE / SET_NULL handle the
-    children first, and the counts move in the same atomic step.
+    ``condition``: the stored item must also match it, else ConditionNotMet and
+    nothing is deleted (a missing item is still 0). A model referenced by
+    guarded relations (on_delete) or holding one deletes through integrity.py:
+    PROTECT refuses, CASCADE / SET_NULL handle the children first, and the
+    counts move in the same atomic step.
     """
     model, meta = type(obj), obj._meta
     if obj.pk is None:
         raise ValueError(f"{model.__name__} has no pk; it cannot be deleted")
+    node = conditional.resolve_condition(obj, condition, "deleted")
     if integrity.outgoing(model) or integrity.incoming(model):
-        return _delete_guarded(obj)
+        return _delete_guarded(obj, node)
     params: dict = {"TableName": meta.table_name, "Key": meta.key(obj.pk), "ReturnValues": "ALL_OLD"}
+    builder = Builder()
+    terms = [conditional.compiled(node, builder)] if node is not None else []
     version = meta.version_field
     if version is not None and obj.__dict__.get(version.name) is not None:
-        params["ConditionExpression"] = "attribute_not_exists(#pk) OR #v = :v"
-        params["ExpressionAttributeNames"] = {"#pk": meta.hash_key, "#v": version.name}
-        params["ExpressionAttributeValues"] = {":v": {"N": str(obj.__dict__[version.name])}}
+        terms.append(f"{builder.name(version.name)} = {builder.value({'N': str(obj.__dict__[version.name])})}")
+    if terms:
+        # A missing item is deleted already (0); one that is there must match.
+        params["ConditionExpression"] = (
+            f"attribute_not_exists({builder.name(meta.hash_key)}) OR ({' AND '.join(terms)})"
+        )
+        params.update(builder.params())
     try:
         response = connection.call("DeleteItem", **params)
     except ConditionalCheckFailed as error:
-        raise VersionConflict(
-            f"{model.__name__} {obj.pk} changed since it was loaded; not deleted", code=error.code
-        ) from error
+        raise _delete_refused(obj, error, node) from error
     old = response.get("Attributes")
     after_delete(model, obj.pk, old)
     return 1 if old else 0
 
 
-def _delete_guarded(obj: Any) -> int:
+def _delete_refused(obj: Any, error: ConditionalCheckFailed, node: Node | None) -> Exception:
+    model = type(obj)
+    if node is not None and not conditional.version_moved(obj, loading.load_one(model, obj.pk, consistent=True)):
+        return conditional.not_met(obj, "deleted", error.code)
+    return VersionConflict(f"{model.__name__} {obj.pk} changed since it was loaded; not deleted", code=error.code)
+
+
+def _delete_guarded(obj: Any, node: Node | None = None) -> int:
     model, meta = type(obj), obj._meta
     version = meta.version_field
     for _attempt in range(ATTEMPTS):
@@ -61,6 +76,8 @@ def _delete_guarded(obj: Any) -> int:
             and (current.get(version.name) != version.to_dynamo(loaded))
         ):
             raise VersionConflict(f"{model.__name__} {obj.pk} changed since it was loaded; not deleted")
+        if conditional.fails(obj, node, current):  # checked before any child is touched
+            raise conditional.not_met(obj, "deleted")
         current = integrity.prepare_parent_delete(obj, current)
         if current is None:
             after_delete(model, obj.pk, None)
@@ -69,6 +86,8 @@ def _delete_guarded(obj: Any) -> int:
         conditions = [f"attribute_exists({builder.name(meta.hash_key)})"]
         conditions += integrity.reference_conditions(model, current, builder)
         conditions += integrity.counts_zero_conditions(model, builder)
+        if node is not None:
+            conditions.append(conditional.compiled(node, builder))
         request = {
             "TableName": meta.table_name,
             "Key": meta.key(obj.pk),

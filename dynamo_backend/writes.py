@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import batch, connection, integrity, loading, unique
+from . import batch, conditional, connection, integrity, loading, unique
 from .codec import MAX_ITEM_BYTES, item_size
 from .compiler import UPDATE_VALUES, Builder, compile_update
 from .deletes import ATTEMPTS, after_delete, bulk_delete, delete
@@ -22,6 +22,7 @@ from .exceptions import (
     ValidationError,
     VersionConflict,
 )
+from .expressions import Node, Q, attributes_of
 
 __all__ = [
     "ATTEMPTS",
@@ -164,18 +165,26 @@ def _version_condition(obj: Any, builder: Builder, changes: dict) -> list[str]:
     return [f"{name} = {builder.value({'N': str(current)})}"]
 
 
-def update(obj: Any, update_fields: list[str] | None) -> None:
-    """Write a loaded object's changes with one conditional UpdateItem (a transaction when a reference moves)."""
+def update(obj: Any, update_fields: list[str] | None, condition: Q | None = None) -> None:
+    """Write a loaded object's changes with one conditional UpdateItem (a transaction when a reference moves).
+
+    ``condition``: the stored item must match it too (ConditionNotMet otherwise, nothing written).
+    """
     model, meta = type(obj), obj._meta
     if update_fields is not None:
         unknown = [f for f in update_fields if f not in meta.fields]
         if unknown:
             raise FieldError(f"update_fields: {model.__name__} has no field(s) {', '.join(unknown)}")
     prepare(obj, add=False)
+    node = conditional.resolve_condition(obj, condition, "saved")
     item = obj.to_raw()
     stored = obj._state.stored
     changes = _changed_fields(obj, item, update_fields)
     if not changes and meta.version_field is None:
+        if node is not None:  # nothing to write, but the caller asked: does the item match?
+            current = loading.load_one(model, obj.pk, consistent=True)
+            if current is None or conditional.fails(obj, node, current):
+                raise _update_refused(obj, None, current, node)
         return
     # Claim every value of a changed unique field, even one the (maybe cached) loaded item shows:
     # claiming is idempotent for its owner, and only newly taken claims are released on failure.
@@ -183,7 +192,7 @@ def update(obj: Any, update_fields: list[str] | None) -> None:
     claimed = unique.claim_new_values(model, obj.pk, _overlay(stored, item, changes), unchanged)
     moving = {r.field for r in integrity.outgoing(model)} & changes.keys()
     try:
-        new_item = (_update_moving if moving else _update_in_place)(obj, item, changes)
+        new_item = (_update_moving if moving else _update_in_place)(obj, item, changes, node)
     except Exception:
         unique.release_all(model, claimed, obj.pk)
         raise
@@ -191,16 +200,19 @@ def update(obj: Any, update_fields: list[str] | None) -> None:
     obj._refresh_from_item(new_item)
 
 
-def _update_in_place(obj: Any, item: dict, changes: dict) -> dict:
+def _update_in_place(obj: Any, item: dict, changes: dict, node: Node | None) -> dict:
     model, meta = type(obj), obj._meta
     builder = Builder()
     conditions = [f"attribute_exists({builder.name(meta.hash_key)})", *_version_condition(obj, builder, changes)]
+    if node is not None:
+        conditions.append(conditional.compiled(node, builder))
     expression = compile_update(model, changes, builder).expression
     mark = loading.write_mark()
     try:
         response = connection.call(
             "UpdateItem",
-            idempotent=True,  # absolute values: applying twice is applying once
+            # Absolute values: applying twice is applying once, unless the condition reads what they change.
+            idempotent=node is None or not (attributes_of(node) & changes.keys()),
             TableName=meta.table_name,
             Key=meta.key(obj.pk),
             UpdateExpression=expression,
@@ -211,8 +223,8 @@ def _update_in_place(obj: Any, item: dict, changes: dict) -> dict:
     except ConditionalCheckFailed as error:
         loading.forget(model, obj.pk)
         current = _current_or_none(model, obj.pk)
-        if current is None or not _applied(model, current, changes):
-            raise _update_refused(obj, error) from error
+        if current is None or not _applied(model, current, changes) or conditional.fails(obj, node, current):
+            raise _update_refused(obj, error, current, node) from error
         return current  # our own earlier attempt landed (its answer was lost): done, once
     new_item = response.get("Attributes") or item
     written(model, new_item, obj.pk, mark)
@@ -248,15 +260,19 @@ def with_changes(model: Any, current: dict, changes: dict) -> dict:
     return new_item
 
 
-def _update_moving(obj: Any, item: dict, changes: dict) -> dict:
+def _update_moving(obj: Any, item: dict, changes: dict, node: Node | None) -> dict:
     """An update that points a guarded reference elsewhere: read the item consistently, move both counts."""
     model, meta = type(obj), obj._meta
     current = loading.load_one(model, obj.pk, consistent=True)
     if current is None:
         raise model.DoesNotExist(f"{model.__name__} {obj.pk} no longer exists; nothing was written")
+    if conditional.fails(obj, node, current) and not conditional.version_moved(obj, current):
+        raise conditional.not_met(obj, "saved")
     builder = Builder()
     conditions = [f"attribute_exists({builder.name(meta.hash_key)})", *_version_condition(obj, builder, changes)]
     conditions += integrity.reference_conditions(model, current, builder)
+    if node is not None:
+        conditions.append(conditional.compiled(node, builder))
     request = {
         "TableName": meta.table_name,
         "Key": meta.key(obj.pk),
@@ -268,20 +284,27 @@ def _update_moving(obj: Any, item: dict, changes: dict) -> dict:
     try:
         integrity.move_child(model, obj.pk, request, current, new_item)
     except ConditionalCheckFailed as error:
-        raise _update_refused(obj, error) from error
+        now = _current_or_none(model, obj.pk) if node is not None else None
+        raise _update_refused(obj, error, now, node) from error
     finally:
         loading.forget(model, obj.pk)  # a transaction returns no item: the next read fetches it
     loading.table_written(model)
     return new_item
 
 
-def _update_refused(obj: Any, error: ConditionalCheckFailed) -> Exception:
+def _update_refused(
+    obj: Any, error: ConditionalCheckFailed | None, current: dict | None = None, node: Node | None = None
+) -> Exception:
+    """Return the error of a refused save: the condition not met, a stale version, or the item gone."""
     model, version = type(obj), obj._meta.version_field
+    code = error.code if error is not None else None
+    if node is not None and current is not None and not conditional.version_moved(obj, current):
+        return conditional.not_met(obj, "saved", code)  # the item is there, as loaded: the condition failed
     if version is not None:
         return VersionConflict(
             f"{model.__name__} {obj.pk} was changed or deleted since it was loaded "
             f"(version {obj.__dict__.get(version.name)})",
-            code=error.code,
+            code=code,
         )
     return model.DoesNotExist(f"{model.__name__} {obj.pk} no longer exists; nothing was written")
 
