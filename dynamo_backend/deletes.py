@@ -40,12 +40,11 @@ def delete(obj: Any, condition: Q | None = None) -> int:
     terms = [conditional.compiled(node, builder)] if node is not None else []
     version = meta.version_field
     if version is not None and obj.__dict__.get(version.name) is not None:
-        terms.append(f"{builder.name(version.name)} = {builder.value({'N': str(obj.__dict__[version.name])})}")
+        terms.append(f"({builder.name(version.name)} = {builder.value({'N': str(obj.__dict__[version.name])})})")
     if terms:
-        # A missing item is deleted already (0); one that is there must match.
-        params["ConditionExpression"] = (
-            f"attribute_not_exists({builder.name(meta.hash_key)}) OR ({' AND '.join(terms)})"
-        )
+        # A missing item is deleted already (0); one that is there must match. DynamoDB refuses "((x))".
+        matching = terms[0] if len(terms) == 1 else f"({' AND '.join(terms)})"
+        params["ConditionExpression"] = f"attribute_not_exists({builder.name(meta.hash_key)}) OR {matching}"
         params.update(builder.params())
     try:
         response = connection.call("DeleteItem", **params)

@@ -161,6 +161,18 @@ def test_a_delete_whose_condition_holds_deletes(models):
     Guarded.objects.create(slug="s")  # its claim went with it
 
 
+@pytest.mark.parametrize("condition", [Q(kind="done"), Q(kind="done") | Q(title="t"), ~Q(kind="open")])
+def test_a_conditional_delete_of_an_unversioned_item(models, condition):
+    kept = Tagged.objects.create(kind="open")
+    gone = Tagged.objects.create(kind="done")
+
+    with pytest.raises(ConditionNotMet):
+        kept.delete(condition=condition)
+    assert gone.delete(condition=condition)[0] == 1
+
+    assert [o.pk for o in Tagged.objects.all()] == [kept.pk]
+
+
 def test_a_delete_whose_condition_fails_keeps_the_item_and_its_claims(models, engine):
     obj = Guarded.objects.create(status="open", slug="s")
 
