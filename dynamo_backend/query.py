@@ -1,7 +1,6 @@
 """The lazy DynamoQuerySet: chaining builds conditions; evaluation plans, executes and shapes results.
 
-planner.py decides how to read (pure); execution.py reads; writes.py writes.
-"""
+planner.py decides how to read; execution.py reads; query_writes.py and scans.py are mixins."""
 
 from __future__ import annotations
 
@@ -18,12 +17,13 @@ from .planner import Plan, plan
 from .query_lookups import QuerySetLookups
 from .query_writes import QuerySetWrites
 from .relations import attach_related
+from .scans import QuerySetScans
 from .shards import MergedQuery
 
 __all__ = ["DynamoQuerySet", "Page"]
 
 
-class DynamoQuerySet(QuerySetLookups, QuerySetWrites):
+class DynamoQuerySet(QuerySetLookups, QuerySetWrites, QuerySetScans):
     """A lazy, chainable query over one model's table."""
 
     def __init__(self, model: Any = None) -> None:
