@@ -7,7 +7,8 @@ from typing import Any
 
 from django.core import checks
 
-from . import conf
+from . import conf, table_options
+from .exceptions import DynamoBackendError
 from .options import all_models
 
 _TABLE_NAME = re.compile(r"^[A-Za-z0-9_.\-]{3,255}$")
@@ -54,6 +55,12 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
                         id="dynamo_backend.E002",
                     )
                 )
+    for key in table_options.SETTING_KEYS:
+        if key in values:
+            try:
+                table_options.setting(key)
+            except DynamoBackendError as error:
+                errors.append(checks.Error(str(error), hint=table_options.HINT, id="dynamo_backend.E006"))
     prefix = values.get("TABLE_PREFIX", "")
     if not isinstance(prefix, str) or not re.fullmatch(r"[A-Za-z0-9_.\-]*", prefix):
         errors.append(
@@ -84,6 +91,10 @@ def check_models(app_configs: Any = None, **kwargs: Any) -> list:
                     id="dynamo_backend.E004",
                 )
             )
+        try:
+            table_options.resolve(meta)
+        except DynamoBackendError as error:  # a Meta that contradicts itself or the settings
+            errors.append(checks.Error(str(error), hint=table_options.HINT, obj=model, id="dynamo_backend.E007"))
         for relation in meta.references:
             try:
                 meta.related_model(relation)

@@ -47,6 +47,15 @@ DEFAULTS: dict[str, Any] = {
     "STREAMS": True,
     "STREAM_POLL_INTERVAL": 0.5,  # seconds between two reads of every shard (when nothing is waiting)
     "STREAM_DIR": None,  # the host's rendezvous directory (lock, sockets); None: one under the temp dir
+    # Table options: defaults for every model's Meta (see table_options.py).
+    "BILLING_MODE": "PAY_PER_REQUEST",
+    "READ_CAPACITY": None,
+    "WRITE_CAPACITY": None,
+    "POINT_IN_TIME_RECOVERY": False,
+    "DELETION_PROTECTION": False,
+    "TABLE_TAGS": {},
+    "SSE_KMS_KEY": None,  # None: an AWS owned key; "aws/dynamodb": the AWS managed key; else a KMS key
+    "STREAM_VIEW_TYPE": "NEW_AND_OLD_IMAGES",  # with STREAMS on; the stream reader reads the images
 }
 
 

@@ -195,6 +195,11 @@ _IDEMPOTENT = frozenset(
         "DeleteTable",
         "DescribeTimeToLive",
         "UpdateTimeToLive",
+        "DescribeContinuousBackups",
+        "UpdateContinuousBackups",
+        "ListTagsOfResource",
+        "TagResource",
+        "UntagResource",
     }
 )
 _deadline: ContextVar[float | None] = ContextVar("dynamo_backend_deadline", default=None)

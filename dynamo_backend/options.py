@@ -11,6 +11,7 @@ from .conf import get_setting
 from .exceptions import FieldError
 from .fields import TTLField, VersionField
 from .keys import PrimaryKey
+from .table_options import META_OPTIONS, TableOptions, declared, resolve
 
 ALLOWED_META = frozenset(
     {
@@ -22,6 +23,7 @@ ALLOWED_META = frozenset(
         "ordering",
         "unique_together",
     }
+    | META_OPTIONS
 )
 
 _registry: dict[str, Any] = {}
@@ -135,6 +137,7 @@ class Options:
             raise FieldError(f"{model_name}.Meta.ordering must be a list of field names, not a string")
         self.ordering: list[str] = list(ordering)
         self.declared_unique_together = _unique_together(model_name, values.get("unique_together", ()))
+        self.declared_table_options = declared(model_name, values)
         self.unique_constraints: list[UniqueConstraint] = []
         self.fields: dict[str, Any] = {}
         self.composite_key: tuple[str, ...] | None = None  # set by ModelBase for CompositePrimaryKey
@@ -151,6 +154,11 @@ class Options:
     @property
     def table_name(self) -> str:
         return f"{get_setting('TABLE_PREFIX')}{self.base_table_name}"
+
+    @property
+    def table_options(self) -> TableOptions:
+        """Return the table's options: Meta over DYNAMO_BACKEND, read now (settings may change)."""
+        return resolve(self)
 
     @property
     def unique_table_name(self) -> str:

@@ -1,4 +1,9 @@
-"""Table management: ensure_table / delete_table / describe_table, waiting on status, never a fixed sleep."""
+"""Table management: ensure_table / delete_table / describe_table, waiting on status, never a fixed sleep.
+
+``ensure_table`` creates what is missing (tables, GSIs, TTL, a stream) and
+leaves what exists alone; changing or removing what exists is schema.py's
+plan and schema_apply.py's apply (``manage.py dynamo_tables plan|apply``).
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import connection, counters
+from . import connection, counters, unique
 from .conf import get_setting
 from .exceptions import DynamoBackendError, TableDoesNotExist
 from .options import all_models
+from .table_options import TableOptions, create_params, stream_spec, throughput
 
 _IN_USE = "ResourceInUseException"
-# Every model table streams its changes, old and new images, for dynamo_backend.streams.
-_STREAM = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+# What an engine answers for an API (or a parameter) it does not have.
+UNSUPPORTED = ("UnknownOperationException", "UnrecognizedClientException", "ValidationException")
 
 logger = logging.getLogger("dynamo_backend")
 
@@ -44,31 +50,40 @@ def _attribute_definitions(model: Any, indexes: list) -> list[dict]:
     return [{"AttributeName": n, "AttributeType": fields[n].key_type()} for n in names]
 
 
+def gsi_create(model: Any, index: Any, options: TableOptions) -> dict:
+    """Return a GSI's Create request: its spec plus, on provisioned tables, its capacity."""
+    spec = _gsi_spec(model, index)
+    units = throughput(options, index.name)
+    return {**spec, "ProvisionedThroughput": units} if units else spec
+
+
 def table_spec(model: Any) -> dict:
-    """Return the CreateTable request for a model: its key (pk, or HASH+RANGE), GSIs and LSIs, on-demand."""
+    """Return the CreateTable request for a model: its key (pk, or HASH+RANGE), GSIs and LSIs, its options."""
     meta = model._meta
+    options = meta.table_options
     spec = {
         "TableName": meta.table_name,
         "KeySchema": meta.keys.schema(),
         "AttributeDefinitions": _attribute_definitions(model, meta.indexes),
-        "BillingMode": "PAY_PER_REQUEST",
+        **create_params(options),
     }
     if meta.global_indexes:
-        spec["GlobalSecondaryIndexes"] = [_gsi_spec(model, i) for i in meta.global_indexes]
+        spec["GlobalSecondaryIndexes"] = [gsi_create(model, i, options) for i in meta.global_indexes]
     if meta.local_indexes:
         spec["LocalSecondaryIndexes"] = [_gsi_spec(model, i) for i in meta.local_indexes]
-    if get_setting("STREAMS"):
-        spec["StreamSpecification"] = dict(_STREAM)
     return spec
 
 
-def _unique_spec(model: Any) -> dict:
-    return {
-        "TableName": model._meta.unique_table_name,
-        "KeySchema": _key_schema("pk"),
-        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
-        "BillingMode": "PAY_PER_REQUEST",
-    }
+def side_table_specs(model: Any) -> list[dict]:
+    """Return the CreateTable requests of a model's side tables (unique claims, sharded counters).
+
+    Both are keyed by a string ``pk`` and take the model's capacity, backups,
+    protection, tags and key, never a stream.
+    """
+    params = create_params(model._meta.table_options.for_side_table())
+    names = [model._meta.unique_table_name] if model._meta.has_claims else []
+    names += counters.counter_table_names(model)
+    return [{**counters.counter_table_spec(name), **params} for name in names]
 
 
 def describe(table_name: str) -> dict | None:
@@ -98,16 +113,23 @@ def _poll(
         delay = min(delay * 2, 1.0)
 
 
+def settled(table: dict | None) -> bool:
+    """Return whether a described table is ACTIVE with every GSI ACTIVE and none backfilling."""
+    if table is None or table.get("TableStatus") != "ACTIVE":
+        return False
+    return all(
+        g.get("IndexStatus", "ACTIVE") == "ACTIVE" and not g.get("Backfilling")
+        for g in table.get("GlobalSecondaryIndexes", [])
+    )
+
+
 def wait_for_active(table_name: str, timeout: float | None = None) -> dict:
-    """Wait until the table and all its GSIs are ACTIVE; return its description."""
+    """Wait until the table and all its GSIs are ACTIVE (and backfilled); return its description."""
     state: dict = {}
 
     def active() -> bool:
-        table = describe(table_name)
-        state["table"] = table
-        if table is None or table.get("TableStatus") != "ACTIVE":
-            return False
-        return all(g.get("IndexStatus", "ACTIVE") == "ACTIVE" for g in table.get("GlobalSecondaryIndexes", []))
+        state["table"] = describe(table_name)
+        return settled(state["table"])
 
     _poll(active, f"table {table_name} to become ACTIVE", timeout)
     return state["table"]
@@ -118,19 +140,21 @@ def wait_until_deleted(table_name: str, timeout: float | None = None) -> None:
     _poll(lambda: describe(table_name) is None, f"table {table_name} to be deleted", timeout)
 
 
-def _create(spec: dict) -> bool:
+def create(spec: dict) -> bool:
+    """Send a CreateTable request; return False when the table exists already (another process made it)."""
     try:
         connection.call("CreateTable", **spec)
         return True
     except DynamoBackendError as error:
         if error.code == _IN_USE:
-            return False  # another process created it first: fine
+            return False
         raise
 
 
 def _add_missing_indexes(model: Any, table: dict) -> list[str]:
     """Create declared GSIs the table lacks, one UpdateTable call each (DynamoDB's rule)."""
     existing = {g["IndexName"] for g in table.get("GlobalSecondaryIndexes", [])}
+    options = model._meta.table_options
     added = []
     for index in model._meta.global_indexes:
         if index.name in existing:
@@ -140,7 +164,7 @@ def _add_missing_indexes(model: Any, table: dict) -> list[str]:
                 "UpdateTable",
                 TableName=model._meta.table_name,
                 AttributeDefinitions=_attribute_definitions(model, [index]),
-                GlobalSecondaryIndexUpdates=[{"Create": _gsi_spec(model, index)}],
+                GlobalSecondaryIndexUpdates=[{"Create": gsi_create(model, index, options)}],
             )
         except DynamoBackendError as error:
             if error.code != _IN_USE:
@@ -173,7 +197,7 @@ def enable_ttl(model: Any) -> bool:
             TimeToLiveSpecification={"Enabled": True, "AttributeName": field.name},
         )
     except DynamoBackendError as error:
-        if error.code not in ("UnknownOperationException", "UnrecognizedClientException", "ValidationException"):
+        if error.code not in UNSUPPORTED:
             raise
         logger.warning(
             "TimeToLive is not available for %s on this endpoint (%s); expired items are hidden, not deleted",
@@ -184,17 +208,63 @@ def enable_ttl(model: Any) -> bool:
     return True
 
 
+def set_point_in_time_recovery(table_name: str, enabled: bool, timeout: float | None = None) -> bool:
+    """Turn point-in-time recovery on or off; return False when the endpoint has no such API (logged).
+
+    A new table's continuous backups take a moment to become available: the
+    call is repeated (backing off) while DynamoDB says so.
+    """
+    spec = {"PointInTimeRecoveryEnabled": enabled}
+
+    def done() -> bool:
+        try:
+            connection.call("UpdateContinuousBackups", TableName=table_name, PointInTimeRecoverySpecification=spec)
+        except DynamoBackendError as error:
+            if error.code == "ContinuousBackupsUnavailableException":
+                return False
+            raise
+        return True
+
+    try:
+        _poll(done, f"continuous backups of {table_name} to become available", timeout)
+    except DynamoBackendError as error:
+        if error.code not in UNSUPPORTED:
+            raise
+        logger.warning("%s: this endpoint has no point-in-time recovery (%s); left off", table_name, error.code)
+        return False
+    return True
+
+
+def tag_missing(table: dict, tags: dict[str, str]) -> dict[str, str]:
+    """Add the tags a described table lacks (or holds with another value); return what was tagged.
+
+    CreateTable asks for them already; this catches engines that take the
+    parameter and drop it.
+    """
+    if not tags:
+        return {}
+    arn = table["TableArn"]
+    live = {t["Key"]: t["Value"] for t in connection.call("ListTagsOfResource", ResourceArn=arn).get("Tags", [])}
+    missing = {key: value for key, value in tags.items() if live.get(key) != value}
+    if missing:
+        connection.call("TagResource", ResourceArn=arn, Tags=[{"Key": k, "Value": v} for k, v in missing.items()])
+    return missing
+
+
 def _ensure_stream(model: Any, table: dict) -> bool:
     """Turn on the stream of an existing table that has none; return False when the engine has no streams.
 
     A stream already on is left as it is, whatever its view type (the reader
-    copes with records without images).
+    copes with records without images); ``dynamo_tables apply`` changes it.
     """
-    if not get_setting("STREAMS") or table.get("StreamSpecification", {}).get("StreamEnabled"):
+    options = model._meta.table_options
+    if not options.stream_managed or not options.stream_view_type:
+        return True
+    if table.get("StreamSpecification", {}).get("StreamEnabled"):
         return True
     name = model._meta.table_name
     try:
-        connection.call("UpdateTable", TableName=name, StreamSpecification=dict(_STREAM))
+        connection.call("UpdateTable", TableName=name, StreamSpecification=stream_spec(options.stream_view_type))
     except DynamoBackendError as error:
         if error.code not in ("ValidationException", "UnknownOperationException"):
             raise
@@ -205,15 +275,41 @@ def _ensure_stream(model: Any, table: dict) -> bool:
     return True
 
 
+def configure_new(table: dict, options: TableOptions) -> None:
+    """Finish a table CreateTable just made: point-in-time recovery, and tags an engine dropped."""
+    if options.point_in_time_recovery:
+        set_point_in_time_recovery(table["TableName"], True)
+    tag_missing(table, options.tags)
+
+
+def _ensure_side_tables(model: Any, *, wait: bool, fresh: bool) -> None:
+    """Create the model's missing side tables; a fresh model table's claims are complete at once."""
+    side_options = model._meta.table_options.for_side_table()
+    for spec in side_table_specs(model):
+        side_name = spec["TableName"]
+        if describe(side_name) is None and create(spec) and wait:
+            configure_new(wait_for_active(side_name), side_options)
+    if fresh and wait and model._meta.has_claims:
+        # The table is new, so no item lacks a claim: unique lookups may trust the claims table.
+        wait_for_active(model._meta.unique_table_name)
+        unique.mark_complete(model._meta.unique_table_name, [c.label for c in model._meta.unique_constraints])
+
+
 def ensure_table(model: Any, *, wait: bool = True) -> bool:
-    """Create the model's table (and GSIs, and its unique-claims table) if missing; idempotent."""
+    """Create the model's table (and GSIs, and its side tables) if missing; idempotent.
+
+    An existing table gets the GSIs, TTL and stream it lacks; nothing it has is
+    changed (that is ``dynamo_tables plan`` / ``apply``).
+    """
     name = model._meta.table_name
     created = False
     table = describe(name)
     if table is None:
-        created = _create(table_spec(model))
+        created = create(table_spec(model))
         if wait:
             table = wait_for_active(name)
+            if created:
+                configure_new(table, model._meta.table_options)
     if table is not None and wait:
         if table.get("TableStatus") != "ACTIVE":
             table = wait_for_active(name)
@@ -221,13 +317,7 @@ def ensure_table(model: Any, *, wait: bool = True) -> bool:
         enable_ttl(model)
         if not created:
             _ensure_stream(model, table)
-    side_tables = [(model._meta.unique_table_name, _unique_spec(model))] if model._meta.has_claims else []
-    side_tables += [(name, counters.counter_table_spec(name)) for name in counters.counter_table_names(model)]
-    for side_name, spec in side_tables:
-        if describe(side_name) is None:
-            _create(spec)
-            if wait:
-                wait_for_active(side_name)
+    _ensure_side_tables(model, wait=wait, fresh=created)
     return created
 
 
@@ -263,6 +353,25 @@ def list_tables() -> list[str]:
         if not last:
             return names
         params["ExclusiveStartTableName"] = last
+
+
+def required_tables(models: list | None = None) -> dict[str, str]:
+    """Return {table name: model label} of every table the (registered) models need, side tables included."""
+    needed: dict[str, str] = {}
+    for model in models or all_models():
+        needed[model._meta.table_name] = model._meta.label
+        for spec in side_table_specs(model):
+            needed[spec["TableName"]] = model._meta.label
+    return needed
+
+
+def missing_tables(models: list | None = None) -> list[str]:
+    """Return the names of the tables the (registered) models need and the endpoint lacks.
+
+    One DescribeTable each (a permission an application has on its own tables,
+    where ListTables needs one on every table of the account).
+    """
+    return sorted(name for name in required_tables(models) if describe(name) is None)
 
 
 def ensure_all_tables(models: list | None = None) -> dict[str, bool]:

@@ -8,6 +8,12 @@ conditional PutItem, so two items can never hold one value, without needing
 transactions. A claim left by a crash between claiming and writing the item is
 taken over once it is older than STALE_CLAIM_SECONDS and its owner does not
 hold the value.
+
+Claims are complete for a constraint once every item holds its claim: at once
+for a table created with the constraint, and after ``dynamo_tables apply`` has
+backfilled the items written before it (backfill.py). One marker item,
+``pk = "#complete"``, lists those constraints in its ``labels`` string set; a
+claim key always starts with a field name, never with ``#``.
 """
 
 from __future__ import annotations
@@ -20,12 +26,16 @@ from . import connection
 from .exceptions import ConditionalCheckFailed, UniqueConstraintError
 
 __all__ = [
+    "COMPLETE_KEY",
     "STALE_CLAIM_SECONDS",
     "claim",
     "claim_item",
     "claim_key",
     "claim_new_values",
     "claims_of",
+    "complete_labels",
+    "mark_complete",
+    "unmark_complete",
     "replaced_values",
     "owner_of",
     "release",
@@ -37,6 +47,8 @@ __all__ = [
 STALE_CLAIM_SECONDS = 30
 
 Claims = list[tuple[str, str]]  # (constraint label, claim value)
+# The key of the marker item listing the constraints whose claims are complete.
+COMPLETE_KEY = {"pk": {"S": "#complete"}}
 
 
 def claim_key(label: str, value: str) -> dict:
@@ -170,3 +182,35 @@ def owner_of(model: Any, label: str, value: str, *, consistent: bool = False) ->
         params["ConsistentRead"] = True
     item = connection.call("GetItem", **params).get("Item")
     return model._meta.keys.from_text(item["owner"]["S"]) if item else None
+
+
+def complete_labels(table: str, *, consistent: bool = True) -> frozenset[str]:
+    """Return the labels of the constraints whose claims are complete, from a claims table's marker."""
+    params: dict = {"TableName": table, "Key": COMPLETE_KEY, "ConsistentRead": consistent}
+    item = connection.call("GetItem", **params).get("Item") or {}
+    return frozenset(item.get("labels", {}).get("SS", ()))
+
+
+def _update_marker(table: str, action: str, labels: list[str]) -> None:
+    if not labels:
+        return
+    now = {"N": str(int(time.time()))}
+    connection.call(
+        "UpdateItem",
+        TableName=table,
+        Key=COMPLETE_KEY,
+        UpdateExpression=f"{action} #labels :labels SET #at = :at",
+        ExpressionAttributeNames={"#labels": "labels", "#at": "updated_at"},
+        ExpressionAttributeValues={":labels": {"SS": sorted(set(labels))}, ":at": now},
+        idempotent=True,  # adding (or removing) a set member twice is the same as once
+    )
+
+
+def mark_complete(table: str, labels: list[str]) -> None:
+    """Record in a claims table that every item holds its claim for these constraints."""
+    _update_marker(table, "ADD", labels)
+
+
+def unmark_complete(table: str, labels: list[str]) -> None:
+    """Forget that these constraints' claims are complete (the constraint went; a later one starts over)."""
+    _update_marker(table, "DELETE", labels)
