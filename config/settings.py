@@ -219,7 +219,13 @@ DYNAMO_BACKEND: dict = {
     "ENDPOINT_URL": _endpoint,
     "REGION": os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
     "TABLE_PREFIX": os.environ.get("DYNAMO_TABLE_PREFIX", ""),
-    "CREATE_TABLES_ON_STARTUP": env_bool("DYNAMO_CREATE_TABLES_ON_STARTUP", False),
+    # Missing tables are created by the first request a process serves: on in development (the
+    # quick start's runserver needs nothing else), off in production, where a deploy step runs
+    # `manage.py dynamo_tables plan` and `apply` instead (README: "Tables in production").
+    "CREATE_TABLES_ON_STARTUP": env_bool("DYNAMO_CREATE_TABLES_ON_STARTUP", DEBUG),
+    # Table options for every blog table (dynamo_tables apply changes existing ones).
+    "POINT_IN_TIME_RECOVERY": env_bool("DYNAMO_POINT_IN_TIME_RECOVERY", False),
+    "DELETION_PROTECTION": env_bool("DYNAMO_DELETION_PROTECTION", False),
     "CACHE_TTL": env_seconds("DYNAMO_CACHE_TTL", 60),
     "CACHE_MAXSIZE": env_int("DYNAMO_CACHE_MAXSIZE", 10000),
     "QUERY_CACHE_TTL": env_seconds("DYNAMO_QUERY_CACHE_TTL", 5),

@@ -28,7 +28,9 @@ DEFAULTS: dict[str, Any] = {
     "AWS_SECRET_ACCESS_KEY": None,
     "AWS_SESSION_TOKEN": None,
     "TABLE_PREFIX": "",
-    "CREATE_TABLES_ON_STARTUP": False,
+    # Create missing tables when the process serves its first request (runserver, gunicorn);
+    # production turns it off and runs `manage.py dynamo_tables plan` / `apply` instead.
+    "CREATE_TABLES_ON_STARTUP": True,
     "CONNECT_TIMEOUT": 2.0,
     "READ_TIMEOUT": 5.0,
     "MAX_ATTEMPTS": 3,  # in all, the first attempt included

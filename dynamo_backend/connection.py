@@ -304,10 +304,37 @@ def _attempt(operation: str, method: str, params: dict) -> dict:
     except botocore.exceptions.BotoCoreError as error:
         raise translate_error(error, operation) from error
     except botocore.exceptions.ClientError as error:
-        raise translate_error(error, operation) from error
+        translated = translate_error(error, operation)
+        if isinstance(translated, exc.TableDoesNotExist) or _missing_index(translated, params):
+            translated = _missing_table(translated, operation, params)
+        raise translated from error
     finally:
         capacity = response.get("ConsumedCapacity") if response else None
         stats.record_call(operation, _table_of(params), time.perf_counter() - started, capacity)
+
+
+COMMAND_HINT = "create it with `python manage.py dynamo_tables create` (`dynamo_tables plan` lists what is missing)"
+
+
+def _missing_index(error: exc.DynamoBackendError, params: dict) -> bool:
+    """DynamoDB answers a read of an index the table lacks with a ValidationException, not a missing resource."""
+    return isinstance(error, exc.RequestValidationError) and "IndexName" in params and "specified index" in str(error)
+
+
+def _missing_table(error: exc.DynamoBackendError, operation: str, params: dict) -> exc.DynamoBackendError:
+    """Name the missing table (or index) and the command that creates it."""
+    names = tuple(filter(None, (_table_of(params) or "").split(",")))
+    index = params.get("IndexName")
+    if not names:
+        return error
+    if index:
+        what = f"table {names[0]!r} or its index {index!r} does not exist"
+    elif len(names) == 1:
+        what = f"table {names[0]!r} does not exist"
+    else:
+        what = f"one of the tables {', '.join(repr(n) for n in names)} does not exist"
+    message = f"{operation}: {what} ({error.code}); {COMMAND_HINT}"
+    return exc.TableDoesNotExist(message, code=error.code, tables=names, index=index)
 
 
 _AUTH_CODES = frozenset(

@@ -96,9 +96,16 @@ class Throttled(DynamoBackendError):
 
 
 class TableDoesNotExist(DynamoBackendError):
-    """The table (or index) does not exist."""
+    """The table (or index) does not exist; ``tables`` names it, ``index`` the index asked for, if any."""
 
     code = "ResourceNotFoundException"
+
+    def __init__(
+        self, message: str = "", *, code: str | None = None, tables: tuple[str, ...] = (), index: str | None = None
+    ) -> None:
+        super().__init__(message, code=code)
+        self.tables = tuple(tables)
+        self.index = index
 
 
 class RequestValidationError(DynamoBackendError):

@@ -80,6 +80,8 @@ def backend_settings(endpoint_url: str | None, prefix: str, **extra: Any) -> dic
         "CONNECT_TIMEOUT": 5,
         "READ_TIMEOUT": 30,
         "REQUEST_DEADLINE": 0,
+        # Tables are the fixtures' business (and a test's request must not create every model's).
+        "CREATE_TABLES_ON_STARTUP": False,
         **extra,
     }
 

@@ -14,7 +14,8 @@ ProtectedError (on_delete=PROTECT children remain)     409   conflict
 ObjectDoesNotExist, Http404                            404   not_found
 UniqueConstraintError / ItemAlreadyExists /
 VersionConflict / other ConditionalCheckFailed         409   conflict
-ServiceUnavailable / Throttled / TableDoesNotExist /
+TableDoesNotExist (logged: which table, which command)  503   service_unavailable
+ServiceUnavailable / Throttled /
 BatchError (retries exhausted)                         503   service_unavailable
 SuspiciousOperation, BadRequest, UnreadablePostError   400   bad_request
 PermissionDenied                                       403   forbidden
@@ -81,7 +82,16 @@ def exception_to_response(request, exc: BaseException) -> JsonResponse | None:
     if isinstance(exc, ddb.ConditionalCheckFailed):
         message, fields = _conflict_message(exc)
         return error_response(409, "conflict", message, fields=fields)
-    if isinstance(exc, (ddb.ServiceUnavailable, ddb.Throttled, ddb.TableDoesNotExist, ddb.BatchError)):
+    if isinstance(exc, ddb.TableDoesNotExist):
+        # Not the client's doing, nor a passing fault: the operator must create the table. The log says which.
+        logger.error("DynamoDB table missing on %s %s: %s", request.method, request.path, exc)
+        return error_response(
+            503,
+            "service_unavailable",
+            "The service is not fully set up: a database table it needs does not exist.",
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        )
+    if isinstance(exc, (ddb.ServiceUnavailable, ddb.Throttled, ddb.BatchError)):
         logger.warning("DynamoDB unavailable on %s %s: %r", request.method, request.path, exc)
         return error_response(
             503,

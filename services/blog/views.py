@@ -18,8 +18,9 @@ from django.urls import Resolver404, resolve
 from django.views import View
 
 from dynamo_backend import exceptions as ddb
+from dynamo_backend.options import all_models
 from dynamo_backend.stats import stream_status
-from dynamo_backend.table import describe_table
+from dynamo_backend.table import missing_tables
 
 from . import auth
 from .conditional import etag, not_modified, tagged
@@ -268,18 +269,31 @@ class CommentDetailView(ApiView):
 # --- health and fallbacks -----------------------------------------------------
 
 
+def blog_models() -> list:
+    """The DynamoModels of this app (the process may have registered others)."""
+    return [model for model in all_models() if model._meta.app_label == "blog"]
+
+
 class HealthView(ApiView):
     def get(self, request):
         try:
-            describe_table(Post)
+            missing = missing_tables(blog_models())
         except ddb.DynamoBackendError as exc:
-            response = error_response(
+            return error_response(
                 503,
                 "service_unavailable",
                 f"DynamoDB did not answer: {type(exc).__name__}.",
                 headers={"Retry-After": RETRY_AFTER_SECONDS},
             )
-            return response
+        if missing:
+            # For operators (health checks are not the public API): what to create, and how.
+            return error_response(
+                503,
+                "service_unavailable",
+                f"DynamoDB tables missing: {', '.join(missing)}. "
+                "Create them with `python manage.py dynamo_tables create` (or `plan` and `apply`).",
+                headers={"Retry-After": RETRY_AFTER_SECONDS},
+            )
         # How fresh this worker's caches are: the stream reader's lag as this process sees it.
         return JsonResponse({"status": "ok", "cache": {"pid": os.getpid(), **stream_status().as_dict()}})
 

@@ -22,6 +22,7 @@ from dynamo_backend import (
     TransactionCanceled,
     connection,
 )
+from dynamo_backend.table import wait_for_active
 from tests import engines
 from tests.engines import REPO_ROOT
 
@@ -96,6 +97,31 @@ def test_missing_table_raises_table_does_not_exist_with_the_aws_code(engine):
     assert info.value.code == "ResourceNotFoundException"
     assert isinstance(info.value, DynamoBackendError)
     assert info.value.__cause__ is not None  # raised "from" the botocore error
+
+
+def test_a_missing_table_error_names_the_table_and_the_command_that_creates_it(engine):
+    with pytest.raises(TableDoesNotExist) as info:
+        Article.objects.create(title="nowhere")
+
+    assert info.value.tables == (Article._meta.table_name,)
+    assert f"table '{Article._meta.table_name}' does not exist" in str(info.value)
+    assert "python manage.py dynamo_tables create" in str(info.value)
+
+
+def test_a_query_of_a_missing_index_names_the_table_and_the_index(engine):
+    engine.client.create_table(
+        TableName=Post._meta.table_name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    wait_for_active(Post._meta.table_name)
+
+    with pytest.raises(TableDoesNotExist) as info:
+        list(Post.objects.filter(author_pk="a"))
+
+    assert info.value.index == "author_pk-index"
+    assert "or its index 'author_pk-index' does not exist" in str(info.value)
 
 
 def test_scan_of_a_missing_table_raises_table_does_not_exist(engine):

@@ -1,13 +1,15 @@
-"""Start-up behaviour: tables created by the AppConfig, racing workers, client settings."""
+"""Start-up behaviour: tables created by the first request a server handles, racing workers, client settings."""
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import pytest
 from django.apps import apps
-from django.test import override_settings
+from django.test import Client, override_settings
 
+from dynamo_backend import apps as backend_apps
 from dynamo_backend import connection
 from dynamo_backend.table import describe, ensure_table
 
@@ -15,20 +17,52 @@ from .conftest import backend_settings, reset_library
 from .models import Post
 
 
-def test_create_tables_on_startup_creates_every_models_tables(engine):
+def test_the_first_request_creates_every_models_tables(engine):
     with override_settings(DYNAMO_BACKEND={**engine.settings, "CREATE_TABLES_ON_STARTUP": True}):
-        apps.get_app_config("dynamo_backend").ready()
+        response = Client().get("/healthz")
         from services.blog.models import Author, Comment
         from services.blog.models import Post as BlogPost
 
         for model in (Author, BlogPost, Comment, Post):
             table = describe(model._meta.table_name)
             assert table is not None and table["TableStatus"] == "ACTIVE", model
+        assert response.status_code == 200, response.content  # the request that created them is served
+
+
+def test_startup_creates_tables_once_per_process_and_settings(engine):
+    with override_settings(DYNAMO_BACKEND={**engine.settings, "CREATE_TABLES_ON_STARTUP": True}):
+        assert backend_apps.create_tables_once() is not None
+        assert backend_apps.create_tables_once() is None  # done: a request costs no DescribeTable
+
+
+def test_neither_django_setup_nor_a_command_creates_tables(engine):
+    with override_settings(DYNAMO_BACKEND={**engine.settings, "CREATE_TABLES_ON_STARTUP": True}):
+        apps.get_app_config("dynamo_backend").ready()  # what every manage.py command runs
+        assert engine.table_names() == []
 
 
 def test_startup_without_the_setting_creates_nothing(engine):
-    apps.get_app_config("dynamo_backend").ready()
+    Client().get("/healthz")
     assert engine.table_names() == []
+
+
+def test_an_unreachable_dynamodb_at_startup_is_logged_with_the_command_and_tried_again_later(caplog):
+    dead = backend_settings("http://127.0.0.1:9", "dead_", CONNECT_TIMEOUT=0.5, MAX_ATTEMPTS=1)
+    now = {"t": 1000.0}
+    with override_settings(DYNAMO_BACKEND={**dead, "CREATE_TABLES_ON_STARTUP": True}):
+        reset_library()
+        with caplog.at_level(logging.ERROR, logger="dynamo_backend"):
+            assert backend_apps.create_tables_once(clock=lambda: now["t"]) is None
+        assert "python manage.py dynamo_tables create" in caplog.text
+        caplog.clear()
+        now["t"] += backend_apps.RETRY_SECONDS / 2
+        assert backend_apps.create_tables_once(clock=lambda: now["t"]) is None
+        assert caplog.text == ""  # too soon: not tried again
+        now["t"] += backend_apps.RETRY_SECONDS
+        with caplog.at_level(logging.ERROR, logger="dynamo_backend"):
+            backend_apps.create_tables_once(clock=lambda: now["t"])
+        assert "Could not create the DynamoDB tables" in caplog.text
+    reset_library()
 
 
 def test_workers_racing_to_create_one_table_all_succeed(engine):

@@ -135,7 +135,9 @@ def test_dynamo_backend_defaults_target_real_aws_with_the_credential_chain():
         "ENDPOINT_URL": None,
         "REGION": "us-east-1",
         "TABLE_PREFIX": "",
-        "CREATE_TABLES_ON_STARTUP": False,
+        "CREATE_TABLES_ON_STARTUP": True,
+        "POINT_IN_TIME_RECOVERY": False,
+        "DELETION_PROTECTION": False,
         "CACHE_TTL": 60,
         "CACHE_MAXSIZE": 10000,
         "QUERY_CACHE_TTL": 5,
@@ -148,6 +150,14 @@ def test_dynamo_backend_defaults_target_real_aws_with_the_credential_chain():
     }
 
 
+def test_tables_are_created_on_startup_in_development_only_unless_asked():
+    assert settings_with(DJANGO_DEBUG="1")["DYNAMO_BACKEND"]["CREATE_TABLES_ON_STARTUP"] is True
+    production = settings_with(DJANGO_SECRET_KEY="x" * 50)["DYNAMO_BACKEND"]
+    assert production["CREATE_TABLES_ON_STARTUP"] is False
+    asked = settings_with(DJANGO_SECRET_KEY="x" * 50, DYNAMO_CREATE_TABLES_ON_STARTUP="1")["DYNAMO_BACKEND"]
+    assert asked["CREATE_TABLES_ON_STARTUP"] is True
+
+
 def test_dynamo_environment_maps_into_dynamo_backend():
     backend = settings_with(
         DJANGO_DEBUG="1",
@@ -155,6 +165,8 @@ def test_dynamo_environment_maps_into_dynamo_backend():
         AWS_REGION="eu-west-1",
         DYNAMO_TABLE_PREFIX="myapp_",
         DYNAMO_CREATE_TABLES_ON_STARTUP="yes",
+        DYNAMO_POINT_IN_TIME_RECOVERY="1",
+        DYNAMO_DELETION_PROTECTION="on",
         DYNAMO_CACHE_TTL="0",
         DYNAMO_CACHE_MAXSIZE="500",
         DYNAMO_QUERY_CACHE_TTL="1.5",
@@ -170,6 +182,8 @@ def test_dynamo_environment_maps_into_dynamo_backend():
         "REGION": "eu-west-1",
         "TABLE_PREFIX": "myapp_",
         "CREATE_TABLES_ON_STARTUP": True,
+        "POINT_IN_TIME_RECOVERY": True,
+        "DELETION_PROTECTION": True,
         "CACHE_TTL": 0,
         "CACHE_MAXSIZE": 500,
         "QUERY_CACHE_TTL": 1.5,
