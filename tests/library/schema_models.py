@@ -2,7 +2,9 @@
 
 ``V1`` is what the table was created for; ``V2`` is the code after a change.
 Both are registered (as every test model is) and valid together: creating
-every model's tables creates V1's, then adds what V2 lacks.
+every model's tables creates V1's, then adds what V2 lacks. Vault is not
+registered: a deletion-protected table among every model's would stop
+`dynamo_tables delete`, as it should.
 """
 
 from __future__ import annotations
@@ -107,10 +109,11 @@ class TicketV2(DynamoModel):
 
 
 class Vault(DynamoModel):
-    """Every table option at once."""
+    """Every table option at once; abstract (never registered), so its deletion protection is only in its tests."""
 
     class Meta:
         app_label = "schematests"
+        abstract = True
         table_name = "vaults"
         billing_mode = "PROVISIONED"
         read_capacity = 4
