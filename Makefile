@@ -18,7 +18,7 @@ SEED_ARGS ?=
 # Where `python -m scripts.devstack` (make run) leaves the embedded emulator's URL for `make seed`.
 DEVSTACK_STATE_DIR ?= .run
 
-.PHONY: help venv node_modules run lint fmt test seed load bench lock clean distclean
+.PHONY: help venv node_modules run lint fmt test integration seed load bench lock clean distclean
 
 help:  ## Show the targets
 	@grep -hE '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ fmt: venv  ## Apply ruff's fixes and formatting
 
 test: venv node_modules  ## Run the whole test suite
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+integration: venv  ## Library + blog engine tests against DDB_INTEGRATION_ENDPOINT, or a moto server it starts
+	$(BIN)/python -m scripts.integration $(PYTEST_ARGS)
 
 seed: venv  ## Fill the running stack (`make run`) with demo data
 	@endpoint="$${AWS_ENDPOINT_URL_DYNAMODB:-$$(cat $(DEVSTACK_STATE_DIR)/dynamodb-endpoint 2>/dev/null || true)}"; \

@@ -8,7 +8,8 @@ once, with no emulator: ``pytest -m "not engine"`` runs only those.
 by engine and each server starts once (lazily, on the first test that needs
 it). The engines are those of ``DDB_ENGINES`` when it is set, otherwise a
 test's ``@pytest.mark.engines(...)`` (the blog's default: moto and dynalite),
-otherwise all three. The function-scoped ``engine`` fixture points the library
+otherwise all three; ``DDB_INTEGRATION_ENDPOINT`` replaces them with an existing
+endpoint and marks those tests ``integration``. The function-scoped ``engine`` fixture points the library
 at the engine with a table prefix of its own and clean caches, creates model
 tables on request (``engine.create_tables``) and drops every table of the test
 afterwards.
@@ -34,10 +35,18 @@ _prefixes = itertools.count(1)
 
 
 def engines_for(definition: pytest.Function) -> tuple[str, ...]:
-    """The engines one test runs on: DDB_ENGINES if set, else its ``engines`` marker, else all."""
+    """The engines one test runs on: DDB_ENGINES if set, else its ``engines`` marker, else all.
+
+    With DDB_INTEGRATION_ENDPOINT, the integration endpoint replaces them, except for
+    a test marked for in-process engines only (it inspects moto's internals).
+    """
+    marker = definition.get_closest_marker("engines")
+    if engines.integration_endpoint():
+        if marker and set(marker.args) <= engines.IN_PROCESS:
+            return tuple(marker.args)
+        return (engines.INTEGRATION,)
     if os.environ.get("DDB_ENGINES", "").strip():
         return engines.selected_engines()
-    marker = definition.get_closest_marker("engines")
     return tuple(marker.args) if marker else engines.selected_engines()
 
 
@@ -47,11 +56,19 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("engine_name", names, ids=list(names), scope="session")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # An end-to-end test starts a whole stack with an emulator of its own.
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if "integration" in (config.getoption("markexpr") or "") and not engines.integration_endpoint():
+        raise pytest.UsageError(
+            f"-m integration runs the engine tests against {engines.INTEGRATION_ENV}: set it to an endpoint "
+            "(LocalStack: http://localhost:4566) or to 'aws', or run `make integration` (it starts a moto server)"
+        )
     for item in items:
+        # An end-to-end test starts a whole stack with an emulator of its own.
         if "engine" in getattr(item, "fixturenames", ()) or item.get_closest_marker("e2e"):
             item.add_marker(pytest.mark.engine)
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("engine_name") == engines.INTEGRATION:
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(scope="session")
@@ -60,6 +77,8 @@ def engine_server(engine_name: str) -> Iterator[engines.Engine]:
     try:
         engine.start()
     except engines.EngineUnavailable as exc:
+        if engine_name == engines.INTEGRATION:  # asked for by name: never a quiet skip
+            pytest.fail(str(exc), pytrace=False)
         engines.unavailable(str(exc))
     yield engine
     engine.stop()
@@ -143,10 +162,9 @@ class EngineContext:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def drop_all_tables(self) -> None:
-        """Delete every table of this test, without waiting."""
+        """Delete every table of this test, without waiting (deletion protection turned off first)."""
         for name in self.table_names():
-            with contextlib.suppress(self.client.exceptions.ClientError):  # already gone, or being deleted
-                self.client.delete_table(TableName=name)
+            engines.delete_table_anyway(self.client, name)
 
 
 @pytest.fixture
@@ -154,8 +172,8 @@ def engine(request: pytest.FixtureRequest, engine_server: engines.Engine) -> Ite
     """Point the library at the current engine, with a table prefix unique to this test."""
     if request.node.get_closest_marker("transactions") and not engine_server.supports_transactions:
         pytest.skip(f"{engine_server.name} does not implement TransactWriteItems")
-    prefix = f"t{next(_prefixes)}_"  # dynalite refuses table names under 3 characters
-    settings = backend_settings(engine_server.endpoint_url, prefix)
+    prefix = engine_server.table_prefix(next(_prefixes))
+    settings = backend_settings(engine_server.endpoint_url, prefix, **engine_server.backend_overrides())
     with contextlib.ExitStack() as stack:
         stack.enter_context(engine_server.activate())
         stack.enter_context(override_settings(DYNAMO_BACKEND=settings))
