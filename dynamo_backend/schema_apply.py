@@ -122,11 +122,21 @@ def _optional(operation: str, **params: Any) -> dict | None:
         raise
 
 
-def inspect(name: str, caps: Capabilities, *, claims: bool = False) -> Live:
-    """Read what the endpoint has for one table (its claims marker too, for a claims table)."""
+def inspect(
+    name: str, caps: Capabilities, *, claims: bool = False, tags: bool = False, marker_only: bool = False
+) -> Live:
+    """Read what the endpoint has for one table.
+
+    ``claims``: read its claims marker too; ``tags``: its tags (only asked for
+    when the model wants some: ListTagsOfResource is rate-limited, and plan
+    never removes a tag); ``marker_only``: nothing but the table and its marker.
+    """
     table = describe(name)
     if table is None:
         return Live()
+    complete = unique.complete_labels(name) if claims else frozenset()
+    if marker_only:
+        return Live(table=table, complete=complete)
     ttl = _optional("DescribeTimeToLive", TableName=name) or {}
     described = ttl.get("TimeToLiveDescription", {})
     attribute = described.get("AttributeName") if described.get("TimeToLiveStatus") in ("ENABLED", "ENABLING") else None
@@ -135,12 +145,11 @@ def inspect(name: str, caps: Capabilities, *, claims: bool = False) -> Live:
         backups = _optional("DescribeContinuousBackups", TableName=name) or {}
         recovery = backups.get("ContinuousBackupsDescription", {}).get("PointInTimeRecoveryDescription", {})
         pitr = recovery.get("PointInTimeRecoveryStatus") in ("ENABLED", "ENABLING") if recovery else None
-    tags = None
-    if not caps.why_not("tags"):
+    live_tags = None
+    if tags and not caps.why_not("tags"):
         listed = _optional("ListTagsOfResource", ResourceArn=table["TableArn"]) or {}
-        tags = {t["Key"]: t["Value"] for t in listed.get("Tags", [])}
-    complete = unique.complete_labels(name) if claims else frozenset()
-    return Live(table=table, ttl=attribute, pitr=pitr, tags=tags, complete=complete)
+        live_tags = {t["Key"]: t["Value"] for t in listed.get("Tags", [])}
+    return Live(table=table, ttl=attribute, pitr=pitr, tags=live_tags, complete=complete)
 
 
 def plan(models: list | None = None) -> Plan:
@@ -149,10 +158,13 @@ def plan(models: list | None = None) -> Plan:
     steps: list[Step] = []
     for model in models or all_models():
         wants = wanted(model)
-        lives = {want.name: inspect(want.name, caps, claims=want.role == "claims") for want in wants}
+        lives = {
+            want.name: inspect(want.name, caps, claims=want.role == "claims", tags=bool(want.options.tags))
+            for want in wants
+        }
         old_claims = None
         if not model._meta.has_claims:
-            old_claims = inspect(model._meta.unique_table_name, caps, claims=True)
+            old_claims = inspect(model._meta.unique_table_name, caps, claims=True, marker_only=True)
         steps += plan_model(wants, lives, caps, old_claims)
     return Plan(steps)
 
