@@ -16,6 +16,7 @@ import subprocess
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from loadtests.data import from_env
 from loadtests.records import Phase
@@ -43,10 +44,12 @@ class BenchConfig:
     repeat: int = 7
     rounds: int = 2
     emulators: str = "moto,dynalite"  # the read mix's; moto always runs
+    staleness_writes: int = 100  # cross-worker staleness: writes through one worker, each awaited through the other
 
     @classmethod
     def from_env(cls) -> BenchConfig:
         quick = {"duration": 10, "endpoint_duration": 3, "warmup": 2, "mix_duration": 10, "items": 2000, "repeat": 3}
+        quick["staleness_writes"] = 20
         return from_env(cls, "BENCH_", quick if os.environ.get("BENCH_QUICK", "0") not in ("", "0") else None)
 
     @property
@@ -155,6 +158,38 @@ class PageCalls:
         return statistics.median(self.calls[1:]) if len(self.calls) > 1 else self.calls[0]
 
 
+# DynamoDB Streams, us-east-1 list price: each GetRecords call is one streams read request unit
+# (the first 2.5 million a month are free per account; other Streams calls are not billed).
+STREAMS_USD_PER_100K_READS = 0.02
+SECONDS_PER_MONTH = 30 * 86_400
+
+
+@dataclass
+class Staleness:
+    """Cross-worker staleness after writes through another worker, and the stream reader's polling meanwhile."""
+
+    lags_s: list[float]
+    seconds: float  # the phase's duration
+    polls: int  # the reader's polls during it
+    get_records: int  # and its GetRecords calls (the billed unit)
+    tables: int  # tables with a stream
+    interval_s: float  # STREAM_POLL_INTERVAL
+    same_reader: bool  # one reader throughout
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.lags_s)
+        return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+    @property
+    def get_records_per_s(self) -> float:
+        return self.get_records / self.seconds if self.seconds else 0.0
+
+    @property
+    def usd_per_month(self) -> float:
+        """What the measured GetRecords rate costs a host in a month at list price (free tier not subtracted)."""
+        return self.get_records_per_s * SECONDS_PER_MONTH / 100_000 * STREAMS_USD_PER_100K_READS
+
+
 @dataclass
 class Contender:
     best_s: float
@@ -198,6 +233,9 @@ class Results:
     endpoints_on: dict[str, Phase] = field(default_factory=dict)
     endpoints_off: dict[str, Phase] = field(default_factory=dict)
     blog_mix: Phase | None = None
+    staleness: Staleness | None = None
+    request_cost: dict[str, dict[str, float]] = field(default_factory=dict)  # variant -> best_us, median_us
+    write_costs: dict[str, Any] = field(default_factory=dict)  # bench.write_costs --json: before, rows_*
 
     def read_mixes(self) -> list[Emulator]:
         return [e for e in self.emulators.values() if e.on and e.off]

@@ -17,7 +17,7 @@ from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import ceiling, report
+from bench import ceiling, report, staleness
 from bench.calls import build_fixture, measure
 from bench.results import BenchConfig, Emulator, Machine, Materialisation, Results, Seed
 from loadtests import harness
@@ -38,7 +38,12 @@ class Bench:
     def __init__(self, cfg: BenchConfig) -> None:
         self.cfg = cfg
         # The same gunicorn settings (config/gunicorn.conf.py + these) for every server.
-        self.server_env = {"WEB_CONCURRENCY": str(cfg.workers), "GUNICORN_THREADS": str(cfg.threads)}
+        # Server-Timing on: calls per request are read from it (it is off by default with DEBUG off).
+        self.server_env = {
+            "WEB_CONCURRENCY": str(cfg.workers),
+            "GUNICORN_THREADS": str(cfg.threads),
+            "DYNAMO_SERVER_TIMING": "1",
+        }
         started = datetime.now(UTC).isoformat(timespec="seconds")
         self.results = Results(machine=Machine.current(), config=cfg, started=started)
 
@@ -141,6 +146,14 @@ class Bench:
         argv = ["-m", "bench.materialize", "--items", str(cfg.items), "--repeat", str(cfg.repeat), "--json", str(out)]
         subprocess.run([sys.executable, *argv], cwd=ROOT, check=True)
         results.materialize = from_dict(Materialisation, json.loads(out.read_text()))
+        log("g. the cost of a cached GET outside DynamoDB, in process (bench/request_cost.py) ...")
+        out = WORK / "request_cost.json"
+        subprocess.run([sys.executable, "-m", "bench.request_cost", "--json", str(out)], cwd=ROOT, check=True)
+        results.request_cost = json.loads(out.read_text())
+        log("h. DynamoDB calls and capacity per write request, now and before (bench/write_costs.py) ...")
+        out = WORK / "write_costs.json"
+        subprocess.run([sys.executable, "-m", "bench.write_costs", "--json", str(out)], cwd=ROOT, check=True)
+        results.write_costs = json.loads(out.read_text())
 
         with ExitStack() as stack:
             moto, off, on, pool_file = self.emulator(stack, "moto")
@@ -149,6 +162,9 @@ class Bench:
             log("b. calls per request: building the fixture through the caches-off stack ...")
             fixture = build_fixture(off.url)
             results.calls_off, results.calls_on = measure(off.url, fixture), measure(on.url, fixture)
+            log(f"e. cross-worker staleness: {cfg.staleness_writes} writes, each read through the other worker ...")
+            s = results.staleness = staleness.measure(on.url, cfg.staleness_writes)
+            log(f"  p50 {s.percentile(0.5):.3f} s, p99 {s.percentile(0.99):.3f} s, {s.get_records_per_s:.1f} reads/s")
             self.read_mix(moto, off, on, pool_file)
             if "dynalite" in cfg.emulators.split(","):
                 self.dynalite()

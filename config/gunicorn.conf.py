@@ -120,3 +120,31 @@ def post_fork(server, worker):
     # since gunicorn 0.x; if it ever goes away, the HTML page is the fallback.
     if callable(getattr(gunicorn.util, "write_error", None)):
         gunicorn.util.write_error = _write_json_error
+
+
+# --- coherence across workers: one DynamoDB Streams reader per host ----------------
+
+
+def post_worker_init(worker):
+    """Join the host's stream coherence once the app is loaded (dynamo_backend.streams).
+
+    Every worker listens for the changes; the worker holding the host's lock
+    reads the streams and passes them on. Apps without dynamo_backend (the
+    benchmark's bare view) are left alone.
+    """
+    from django.conf import settings
+
+    if "dynamo_backend" in getattr(settings, "INSTALLED_APPS", ()):
+        from dynamo_backend import streams
+
+        streams.start()
+
+
+def worker_exit(server, worker):
+    """Leave it: the lock goes to another worker, which resumes from the checkpoint."""
+    from django.conf import settings
+
+    if settings.configured and "dynamo_backend" in getattr(settings, "INSTALLED_APPS", ()):
+        from dynamo_backend import streams
+
+        streams.stop()

@@ -229,6 +229,9 @@ DYNAMO_BACKEND: dict = {
     # each attempt's timeouts are capped at REQUEST_DEADLINE / MAX_ATTEMPTS.
     "REQUEST_DEADLINE": env_seconds("DYNAMO_REQUEST_DEADLINE", 4),
     "MAX_ATTEMPTS": env_int("DYNAMO_MAX_ATTEMPTS", 3),
+    # Coherence across workers: a stream on each table, one reader per host (dynamo_backend.streams).
+    "STREAMS": env_bool("DYNAMO_STREAMS", True),
+    "STREAM_POLL_INTERVAL": env_seconds("DYNAMO_STREAM_POLL_INTERVAL", 0.5),
 }
 
 # Credentials: only when given; otherwise boto3's own chain applies. A local

@@ -1,10 +1,12 @@
-"""Root URL configuration: the blog API owns every route."""
+"""Root URL configuration: the blog API owns every route.
 
-from django.urls import include, path
+Its patterns are used directly, not through include(): one resolver level
+less on every request (see "The cost of a cached request" in docs/benchmarks.md).
+"""
 
-urlpatterns = [
-    path("", include("services.blog.urls")),
-]
+from services.blog.urls import urlpatterns
+
+__all__ = ["urlpatterns"]
 
 # JSON error bodies instead of Django's HTML pages.
 handler400 = "services.blog.errors.bad_request"

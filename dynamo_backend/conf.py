@@ -42,6 +42,11 @@ DEFAULTS: dict[str, Any] = {
     "QUERY_CACHE_TTL": 5,
     "NEGATIVE_CACHE_TTL": 2,
     "TABLE_WAIT_TIMEOUT": 60,
+    # Coherence across processes (dynamo_backend.streams): a stream on every model table,
+    # read by one process per host, which passes each change on to the host's other processes.
+    "STREAMS": True,
+    "STREAM_POLL_INTERVAL": 0.5,  # seconds between two reads of every shard (when nothing is waiting)
+    "STREAM_DIR": None,  # the host's rendezvous directory (lock, sockets); None: one under the temp dir
 }
 
 

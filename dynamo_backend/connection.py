@@ -257,14 +257,17 @@ def call(operation: str, *, idempotent: bool | None = None, **params: Any) -> di
         params["ReturnConsumedCapacity"] = "TOTAL"
     repeatable = _is_idempotent(operation, params) if idempotent is None else idempotent
     attempts = max(1, int(get_setting("MAX_ATTEMPTS")))
+    unknown = False  # an earlier attempt may have been applied
     for attempt in range(attempts):
         _check_deadline(operation, attempt)
         try:
             return _attempt(operation, method, params)
         except exc.DynamoBackendError as error:
+            error.after_unknown = unknown
             retry = attempt + 1 < attempts and (not error.maybe_applied or repeatable) and _retryable(error)
             if not retry:
                 raise
+            unknown = unknown or error.maybe_applied
             pause = _backoff(attempt)
             left = remaining()
             if left is not None and left <= pause:
@@ -356,3 +359,48 @@ def translate_error(error: Exception, operation: str = "") -> exc.DynamoBackendE
     if isinstance(error, botocore.exceptions.ParamValidationError):
         return exc.RequestValidationError(f"{where}{error}", code="ParamValidationError")
     return exc.DynamoBackendError(f"{where}{error}", code=type(error).__name__)
+
+
+# --- DynamoDB Streams --------------------------------------------------------------
+
+_streams_client: Any = None
+_streams_key: tuple | None = None
+
+
+def get_streams_client() -> Any:
+    """Return the process's DynamoDB Streams client (same endpoint, region and credentials)."""
+    global _streams_client, _streams_key
+    key = _settings_key()
+    with _lock:
+        if _streams_client is None or _streams_key != key:
+            (endpoint, region, key_id, secret, token, connect_timeout, read_timeout, max_attempts, *_) = key
+            config = botocore.config.Config(
+                retries={"mode": "standard", "max_attempts": int(max_attempts)},
+                connect_timeout=float(connect_timeout),
+                read_timeout=float(read_timeout),
+                # The regional endpoint: an ARN's account-based one is unknown to moto's in-process mock.
+                account_id_endpoint_mode="disabled",
+            )
+            _streams_client = _session().client(
+                "dynamodbstreams",
+                endpoint_url=endpoint or None,
+                region_name=region,
+                config=config,
+                aws_access_key_id=key_id,
+                aws_secret_access_key=secret,
+                aws_session_token=token,
+            )
+            _streams_key = key
+        return _streams_client
+
+
+def streams_call(operation: str, **params: Any) -> dict:
+    """Run one DynamoDB Streams call ("DescribeStream", "GetShardIterator", "GetRecords"); errors translated.
+
+    Not counted in the request's call log: the stream reader runs in a thread of its own.
+    """
+    method = _SNAKE.sub("_", operation).lower()
+    try:
+        return getattr(get_streams_client(), method)(**params)
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+        raise translate_error(error, operation) from error

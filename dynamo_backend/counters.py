@@ -283,7 +283,7 @@ class ShardedCounter:
     def _put(self, key: str, value: int) -> None:
         ttl = self._ttl()
         if ttl:
-            cache.query_cache.put(self.table_name, ("shard", key), (value, _next_seq()), ttl)
+            cache.query_cache.put(self.table_name, ("shard", key), (value, _next_seq()), ttl=ttl)
 
     def _remember_write(self, key: str, value: int, by: int) -> None:
         """Keep a shard's value from an increment's answer; of two racing answers the later count wins."""

@@ -2,14 +2,14 @@
 
 Kept apart from writes.py, which inserts and updates; ``writes`` re-exports
 these names. A model with guarded relations (on_delete) deletes through
-integrity.py.
+integrity.py and cascade.py.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from . import batch, conditional, connection, integrity, loading, unique
+from . import batch, cache, cascade, conditional, connection, integrity, loading, unique
 from .compiler import Builder
 from .exceptions import ConditionalCheckFailed, VersionConflict
 from .expressions import Node, Q
@@ -77,7 +77,7 @@ def _delete_guarded(obj: Any, node: Node | None = None) -> int:
             raise VersionConflict(f"{model.__name__} {obj.pk} changed since it was loaded; not deleted")
         if conditional.fails(obj, node, current):  # checked before any child is touched
             raise conditional.not_met(obj, "deleted")
-        current = integrity.prepare_parent_delete(obj, current)
+        current = cascade.prepare_parent_delete(obj, current)
         if current is None:
             after_delete(model, obj.pk, None)
             return 0
@@ -107,7 +107,7 @@ def after_delete(model: Any, pk: str, old: dict | None) -> None:
     if old:
         unique.release_all(model, unique.claims_of(model, old), pk)
     loading.forget(model, pk, deleted=True)
-    loading.table_written(model)
+    loading.table_written(model, cache.Change.deleted(old))
 
 
 def bulk_delete(model: Any, objs: list) -> int:

@@ -14,10 +14,14 @@ class DynamoBackendError(Exception):
 
     ``maybe_applied``: the request reached DynamoDB and its answer was lost
     (a timeout, a 5xx), so a write may or may not have taken effect.
+    ``after_unknown``: this error answered a retry of a call whose earlier
+    attempt may have been applied, so a refused condition may be that very
+    attempt's doing. Without it, a ConditionalCheckFailed is another writer's.
     """
 
     code: str | None = None
     maybe_applied: bool = False
+    after_unknown: bool = False
 
     def __init__(self, message: str = "", *, code: str | None = None, maybe_applied: bool = False) -> None:
         super().__init__(message)

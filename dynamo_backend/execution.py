@@ -6,13 +6,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from . import cache, connection, loading, unique
+from . import cache, connection, loading, stats, unique
 from .cache import thaw
 from .conf import get_setting
-from .expressions import matches
+from .expressions import attributes_of, matches
 from .planner import Plan
 
-__all__ = ["Page", "CachedQuery", "count", "page", "raw_items", "stream"]
+__all__ = ["Page", "CachedQuery", "count", "dependency_of", "page", "raw_items", "stream"]
 
 
 @dataclass
@@ -23,31 +23,67 @@ class Page:
     next_key: dict | None
 
 
+def dependency_of(meta: Any, plan: Plan) -> cache.Dependency:
+    """Return what a planned Query/Scan reads: the writes that can change its result (cache/dependencies.py)."""
+    names = set(plan.names.values())
+    if plan.residual is not None:
+        names |= attributes_of(plan.residual)
+    index = next((i for i in meta.indexes if i.name == plan.index), None) if plan.index else None
+    if index is not None:
+        names |= {index.partition_key, index.sort_key} - {None}
+    return cache.Dependency(frozenset(names), plan.partition if index is not None else None)
+
+
 class CachedQuery:
     """The query cache's entry for one planned request, when the cache is on for it.
 
     ``get()`` before reading (None on a miss), ``put(value)`` after: a write
-    to the table in between makes the put a no-op, so a result read while the
-    table changed is never cached.
+    that can change the result and lands in between makes the put a no-op.
+    Results are kept while a stream reader keeps this process's caches
+    coherent with the table for as long as items (CACHE_TTL), otherwise for
+    QUERY_CACHE_TTL; never longer than the model's item TTL.
     """
 
     def __init__(self, model: Any, plan: Plan, *parts: Any, cached: bool = True) -> None:
+        self.model = model
         self.enabled = cached and bool(get_setting("QUERY_CACHE_TTL")) and bool(model._meta.effective_cache_ttl())
         self.table = plan.table
         self.key = plan.cache_key(*parts) if self.enabled else ""
-        self.generation: int | None = None
+        self.index = plan.index is not None
+        self.dependency = dependency_of(model._meta, plan) if self.enabled else None
+        self.since: int | None = None
 
     def get(self) -> Any:
         if not self.enabled:
             return None
-        self.generation = cache.query_cache.generation(self.table)
+        self.since = cache.query_cache.mark()
         return cache.query_cache.get(self.table, self.key)
+
+    def ttl(self) -> float:
+        """Return how long a result may be kept (see the class docstring)."""
+        bound = get_setting("CACHE_TTL") if stats.streamed(self.table) else get_setting("QUERY_CACHE_TTL")
+        return min(float(bound), float(self.model._meta.effective_cache_ttl()))
 
     def put(self, value: Any) -> None:
         if self.enabled:
             cache.query_cache.put(
-                self.table, self.key, value, get_setting("QUERY_CACHE_TTL"), generation=self.generation
+                self.table, self.key, value, self.dependency, self.ttl(), since=self.since, index=self.index
             )
+
+
+def _keys_of(model: Any, plan: Plan, items: list[dict]) -> tuple:
+    """What the query cache keeps of a result: its keys, or whole items when the plan projects."""
+    if plan.projection is not None:
+        return tuple(items)  # partial items never go to the item cache: keep them here
+    return tuple(model._meta.pk_of(item) for item in items)
+
+
+def _contents(model: Any, plan: Plan, kept: tuple) -> list:
+    """Return the raw items of a cached result, their contents from the read path (item cache first)."""
+    if plan.projection is not None:
+        return list(kept)
+    found = loading.load_many(model, kept)
+    return [found[pk] for pk in kept if pk in found]
 
 
 def pages(
@@ -79,7 +115,7 @@ def _query_items(model: Any, plan: Plan, cached: bool) -> Iterator[dict]:
     entry = CachedQuery(model, plan, "items", plan.limit, cached=cached)
     hit = entry.get()
     if hit is not None:
-        yield from hit
+        yield from _contents(model, plan, hit)
         return
     collected: list[dict] = []
     mark = cache.item_cache.mark()
@@ -89,8 +125,14 @@ def _query_items(model: Any, plan: Plan, cached: bool) -> Iterator[dict]:
             if complete:
                 loading.remember(model, item, since=mark, replace=plan.index is None)
             collected.append(item)
+            if plan.limit is not None and len(collected) >= plan.limit:
+                # The slice that pushed its end down as Limit stops reading here: store the
+                # result before handing over its last item, or the put would never run.
+                entry.put(_keys_of(model, plan, collected))
+                yield item
+                return
             yield item
-    entry.put(tuple(collected))
+    entry.put(_keys_of(model, plan, collected))
 
 
 def raw_items(model: Any, plan: Plan, cached: bool) -> Iterator[dict]:
@@ -137,9 +179,10 @@ def page(model: Any, plan: Plan, limit: int, start_key: dict | None, cached: boo
     entry = CachedQuery(model, plan, "page", limit, start_key, cached=cached)
     hit = entry.get()
     if hit is not None:
-        raws, next_key = hit
-        return list(raws), thaw(next_key)
-    raws, next_key = [], start_key
+        kept, next_key = hit
+        return _contents(model, plan, kept), thaw(next_key)
+    raws: list[dict] = []
+    next_key = start_key
     mark = cache.item_cache.mark()
     while True:
         # Limit counts evaluated items: ask only for what is still missing.
@@ -150,5 +193,5 @@ def page(model: Any, plan: Plan, limit: int, start_key: dict | None, cached: boo
             break
     for raw in raws:
         loading.remember(model, raw, since=mark, replace=plan.index is None)
-    entry.put((tuple(raws), next_key))
+    entry.put((_keys_of(model, plan, raws), next_key))
     return raws, next_key

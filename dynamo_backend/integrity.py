@@ -27,35 +27,29 @@ child left and corrects it.
 from __future__ import annotations
 
 import contextlib
-import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import CASCADE, DO_NOTHING, PROTECT, SET_NULL
+from django.db.models import DO_NOTHING
 
 from . import connection, loading
 from .compiler import Builder
 from .conf import get_setting
 from .exceptions import (
     ConditionalCheckFailed,
-    ConsistencyError,
     DynamoBackendError,
     FieldError,
-    ProtectedError,
     RelatedObjectMissing,
-    ServiceUnavailable,
     TransactionCanceled,
 )
 from .options import all_models
 
-__all__ = ["DELETING", "Relation", "incoming", "outgoing", "transact"]
+__all__ = ["DELETING", "Relation", "incoming", "outgoing", "parent_update", "transact"]
 
 DELETING = "_deleting"
 _ZERO = {"N": "0"}
-# Rounds of "delete the children, then read the parent's count" before a cascade gives up (it is resumable).
-CASCADE_ROUNDS = 20
 _no_transactions: set[Any] = set()  # endpoints that answered UnknownOperation to TransactWriteItems
 
 
@@ -197,9 +191,9 @@ def put_child(model: Any, item: dict, put: dict) -> None:
     _apply_counts((r, pk, 1, True) for r, pk in guards)
     try:
         connection.call("PutItem", **put)
-    except ConditionalCheckFailed:
+    except ConditionalCheckFailed as error:
         stored = loading.load_one(model, model._meta.pk_of(item), consistent=True)
-        if stored is None or not model.same_raw(stored, item):
+        if stored is None or not error.after_unknown or not model.same_raw(stored, item):
             _apply_counts((r, pk, -1, False) for r, pk in guards)  # another item: ours was not added
         raise  # the caller sees the stored item is ours (a retry that landed) and succeeds
     except DynamoBackendError as error:
@@ -211,7 +205,9 @@ def put_child(model: Any, item: dict, put: dict) -> None:
 def _cancelled(error: TransactionCanceled, guards: list[tuple[Relation, str]], *, offset: int) -> Exception:
     failed = failed_actions(error)
     if 0 in failed:
-        return ConditionalCheckFailed(str(error), code="ConditionalCheckFailedException")
+        refused = ConditionalCheckFailed(str(error), code="ConditionalCheckFailedException")
+        refused.after_unknown = error.after_unknown
+        return refused
     for position in failed:
         if position >= offset and position - offset < len(guards):
             relation, pk = guards[position - offset]
@@ -289,125 +285,3 @@ def delete_item(model: Any, pk: str, current: dict, delete: dict) -> None:
     for relation, parent_pk in guards:
         with contextlib.suppress(ConditionalCheckFailed):  # the parent is gone: nothing to uncount
             connection.call("UpdateItem", **_parent_update(relation, parent_pk, -1, guard=False)["Update"])
-
-
-# -- parent side: deleting an item that children reference -------------------------------------
-
-
-def counts(model: Any, item: dict) -> dict[Relation, int]:
-    """Return each incoming relation's child count from a raw item."""
-    return {r: int(item.get(r.counter, _ZERO)["N"]) for r in incoming(model)}
-
-
-def prepare_parent_delete(obj: Any, current: dict | None) -> dict | None:
-    """Make a parent deletable: refuse PROTECTed children, cascade or detach the others.
-
-    Returns the item as read after the children are gone (None if it vanished).
-    """
-    model = type(obj)
-    relations = incoming(model)
-    if not relations or current is None:
-        return current
-    _refuse_protected(model, obj.pk, current)
-    if not any(r.on_delete in (CASCADE, SET_NULL) for r in relations):
-        return current
-    _mark_deleting(model, obj.pk)
-    for _round in range(CASCADE_ROUNDS):
-        current = loading.load_one(model, obj.pk, consistent=True)
-        if current is None:
-            return None
-        pending = [r for r, n in counts(model, current).items() if n > 0 and r.on_delete in (CASCADE, SET_NULL)]
-        if not pending:
-            return current
-        found = sum(_handle_children(r, obj.pk) for r in pending)
-        if not found:
-            _wait(_round)
-            if _round >= 2 and not Transactions.supported():
-                _reconcile(model, obj.pk, current, pending)
-    raise ServiceUnavailable(
-        f"{model.__name__} {obj.pk}: its children are still being deleted; repeat the delete to finish it"
-    )
-
-
-def _refuse_protected(model: Any, pk: str, current: dict) -> None:
-    protected = {r: n for r, n in counts(model, current).items() if r.on_delete is PROTECT and n > 0}
-    if protected:
-        what = ", ".join(f"{n} {r.child.__name__} via {r.field}" for r, n in protected.items())
-        raise ProtectedError(f"Cannot delete {model.__name__} {pk}: it is still referenced by {what}.", [])
-
-
-def _mark_deleting(model: Any, pk: str) -> None:
-    """Mark the parent deleting (no child can be added from now on), if no PROTECTed child exists."""
-    builder = Builder()
-    protect = [r for r in incoming(model) if r.on_delete is PROTECT]
-    conditions = [f"attribute_exists({builder.name(model._meta.hash_key)})"]
-    conditions += [
-        f"(attribute_not_exists({builder.name(r.counter)}) OR {builder.name(r.counter)} = {builder.value(_ZERO)})"
-        for r in protect
-    ]
-    since = builder.value({"N": str(int(time.time()))})
-    update = f"SET {builder.name(DELETING)} = if_not_exists({builder.name(DELETING)}, {since})"
-    try:
-        connection.call(
-            "UpdateItem",
-            idempotent=True,
-            TableName=model._meta.table_name,
-            Key=model._meta.key(pk),
-            UpdateExpression=update,
-            ConditionExpression=" AND ".join(conditions),
-            **builder.params(),
-        )
-    except ConditionalCheckFailed:
-        current = loading.load_one(model, pk, consistent=True)
-        if current is not None:
-            _refuse_protected(model, pk, current)
-            raise
-    loading.forget(model, pk)
-
-
-def _handle_children(relation: Relation, parent_pk: str) -> int:
-    """Delete (CASCADE) or detach (SET_NULL) the children the index shows now; return how many."""
-    children = list(_children(relation, parent_pk))
-    for child in children:
-        if relation.on_delete is CASCADE:
-            child.delete()
-        else:
-            relation.child.objects.filter(pk=child.pk).update(**{relation.field: None})
-    return len(children)
-
-
-def _children(relation: Relation, parent_pk: str) -> Any:
-    """The children an index shows now: read consistently when the child table's own key allows it."""
-    query = relation.child.objects.filter(**{relation.field: parent_pk})
-    try:
-        query.consistent().explain()
-    except ConsistencyError:
-        return query.uncached()  # a GSI: eventually consistent; the parent's count tells when all are gone
-    return query.consistent()
-
-
-def _wait(round_: int) -> None:
-    """Give a lagging index time to show the last children, within the request's deadline."""
-    pause = min(1.0, 0.05 * 2**round_)
-    left = connection.remaining()
-    if left is not None and left <= pause:
-        return
-    connection.sleep(pause)
-
-
-def _reconcile(model: Any, pk: str, current: dict, pending: list[Relation]) -> None:
-    """Without transactions a crash can leave a count too high; when no child is left, set it to 0."""
-    for relation in pending:
-        if relation.child.objects.uncached().filter(**{relation.field: pk}).exists():
-            continue
-        builder = Builder()
-        with contextlib.suppress(ConditionalCheckFailed):  # it moved: the next round looks again
-            connection.call(
-                "UpdateItem",
-                idempotent=True,
-                TableName=model._meta.table_name,
-                Key=model._meta.key(pk),
-                UpdateExpression=f"SET {builder.name(relation.counter)} = {builder.value(_ZERO)}",
-                ConditionExpression=f"{builder.name(relation.counter)} = {builder.value(current[relation.counter])}",
-                **builder.params(),
-            )

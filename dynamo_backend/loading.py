@@ -44,9 +44,14 @@ def forget(model: Any, pk: str, *, deleted: bool = False) -> None:
         cache.identity_discard(table, pk)
 
 
-def table_written(model: Any) -> None:
-    """Invalidate this process's cached queries on the model's table."""
-    cache.query_cache.invalidate(model._meta.table_name)
+def table_written(model: Any, *changes: cache.Change) -> None:
+    """Drop this process's cached queries on the model's table that the writes can change.
+
+    Each change says what one write did (``cache.Change.created(item)``,
+    ``.modified(item, names)``, ``.deleted(old)``); with none, every cached
+    query of the table is dropped.
+    """
+    cache.query_cache.invalidate(model._meta.table_name, *changes)
 
 
 def _cached(model: Any, table: str, pk: str) -> Any:

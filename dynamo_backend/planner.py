@@ -56,6 +56,7 @@ class Plan:
     consistent: bool = False
     unique: tuple[str, str] | None = None  # (claim name, claim value): found through its claim
     global_index: bool = False  # a GSI, which DynamoDB never reads consistently
+    partition: tuple[str, dict] | None = None  # a Query's (partition key, its attribute value)
     reasons: list[str] = dc_field(default_factory=list)
 
     def as_dict(self) -> dict:
@@ -318,6 +319,7 @@ def _query_plan(table: str, conds: list, order: list[str], chosen: tuple, builde
         key_condition=key_condition,
         filter=compile_node(filtered, builder) if filtered else None,
         residual=_and(residual),
+        partition=(index.partition_key, hash_leaf.field.value_to_av(hash_leaf.value)),
     )
     if _sorted_by(index, order):
         result.scan_index_forward = not order[0].startswith("-")

@@ -1,6 +1,8 @@
 """The lazy DynamoQuerySet: chaining builds conditions; evaluation plans, executes and shapes results.
 
-planner.py decides how to read; execution.py reads; query_writes.py and scans.py are mixins."""
+planner.py decides how to read (pure); execution.py reads; writes.py writes; query_lookups.py,
+query_writes.py and scans.py hold the lookup, write and parallel-scan methods (mixins).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from .execution import Page, count, page, stream
 from .expressions import TRUE, Node, Q, fold, matches, resolve
 from .fields import scalars
 from .planner import Plan, plan
+from .query_lookups import QuerySetLookups
 from .query_writes import QuerySetWrites
 from .relations import attach_related
 from .scans import QuerySetScans
@@ -22,7 +25,7 @@ from .shards import MergedQuery
 __all__ = ["DynamoQuerySet", "Page"]
 
 
-class DynamoQuerySet(QuerySetWrites, QuerySetScans):
+class DynamoQuerySet(QuerySetLookups, QuerySetWrites, QuerySetScans):
     """A lazy, chainable query over one model's table."""
 
     def __init__(self, model: Any = None) -> None:
@@ -342,41 +345,6 @@ class DynamoQuerySet(QuerySetWrites, QuerySetScans):
         qs = self.reverse() if self.ordered else self.order_by("-pk")
         items = qs[:1]._fetch_all()
         return items[0] if items else None
-
-    def get(self, *args: Q, consistent_read: bool = False, **kwargs: Any) -> Any:
-        """Return the one matching item; raise DoesNotExist or MultipleObjectsReturned."""
-        qs = self.filter(*args, **kwargs) if (args or kwargs) else self._clone()
-        if consistent_read:
-            qs._consistent = True
-        stop = min(qs._low + 2, qs._high or qs._low + 2)
-        objs = list(itertools.islice(qs._stream(qs._plan()), qs._low, stop))
-        if not objs:
-            raise self.model.DoesNotExist(f"{self.model.__name__} matching query does not exist.")
-        if len(objs) > 1:
-            raise self.model.MultipleObjectsReturned(f"get() returned more than one {self.model.__name__}.")
-        if qs._prefetch:
-            attach_related(self.model, objs, qs._prefetch)
-        return qs._transform(objs)[0]
-
-    def in_bulk(self, id_list: list | None = None, *, field_name: str = "pk", consistent_read: bool = False) -> dict:
-        """Return {pk: instance} for the given pks, in their order (BatchGetItem, 100 a call)."""
-        if consistent_read:
-            return self.consistent().in_bulk(id_list, field_name=field_name)
-        if field_name != "pk":
-            field = self.model._meta.fields.get(field_name)
-            if field is None or not field.unique:
-                raise ValueError(f"in_bulk()'s field_name must be a unique field but '{field_name}' isn't.")
-            chosen = self if id_list is None else self.filter(**{f"{field_name}__in": list(id_list)})
-            return {getattr(o, field_name): o for o in chosen}
-        if id_list is None:
-            return {o.pk: o for o in self}
-        ids = list(id_list)
-        if not ids:
-            return {}
-        by_pk = {o.pk: o for o in self.filter(pk__in=ids)}
-        keys = self.model._meta.keys
-        wanted = [keys.normalize(i if keys.composite else str(i)) for i in ids]
-        return {pk: by_pk[pk] for pk in dict.fromkeys(wanted) if pk in by_pk}
 
     def paginate(self, limit: int, start_key: dict | None = None) -> Page:
         """Return at most ``limit`` items and the key to continue from (DynamoDB-native paging)."""

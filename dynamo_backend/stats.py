@@ -1,20 +1,36 @@
-"""Per-request accounting of DynamoDB calls and cache lookups.
+"""Per-request accounting of DynamoDB calls and cache lookups, and the stream reader's lag.
 
 Collectors live in a contextvar stack, so each request (or thread, or
 ``count_calls()`` block) sees only its own calls, and nested collectors all
 receive every record made while they are open.
+
+:func:`stream_status` is process-wide: what this process knows of its host's
+stream reader (dynamo_backend.streams), whose lag :func:`stream_lag` reports.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-__all__ = ["Call", "CallLog", "record_call", "record_cache", "count_calls", "request_log"]
+__all__ = [
+    "Call",
+    "CallLog",
+    "StreamStatus",
+    "count_calls",
+    "record_cache",
+    "record_call",
+    "request_log",
+    "stream_lag",
+    "stream_status",
+    "streamed",
+]
 
 
 class Call(NamedTuple):
@@ -130,3 +146,65 @@ def request_log() -> CallLog | None:
     """Return the innermost open collector, or None outside any."""
     logs = _collectors.get()
     return logs[-1] if logs else None
+
+
+# --- the stream reader, as this process sees it --------------------------------------
+
+
+@dataclass
+class StreamStatus:
+    """What this process knows of its host's stream reader; updated by dynamo_backend.streams."""
+
+    role: str = "off"  # "off" (no reader started here), "reader" (this process reads), "listener"
+    reader_pid: int | None = None
+    watermark: float | None = None  # wall-clock time before which every change was delivered here
+    heard: float | None = None  # time.monotonic() of the reader's last heartbeat
+    stale_after: float = 5.0  # seconds without a heartbeat before the reader counts as gone
+    tables: dict[str, str] = field(default_factory=dict)  # table -> "stream", "no stream" or what failed
+    reader: dict[str, Any] = field(default_factory=dict)  # the reader's counters (polls, records, errors...)
+    applied: int = 0  # changes applied to this process's caches
+    flushes: int = 0  # times this process dropped a table's caches (a gap in the stream)
+
+    def live(self) -> bool:
+        """Return whether the reader was heard from recently."""
+        return self.heard is not None and time.monotonic() - self.heard < self.stale_after
+
+    def lag(self) -> float | None:
+        """Return how many seconds of writes this process may not have seen yet (None: no live reader)."""
+        if self.watermark is None or not self.live():
+            return None
+        return max(0.0, time.time() - self.watermark)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the status as plain data (/healthz shows it)."""
+        lag = self.lag()
+        return {
+            "mode": "streams" if self.live() and "stream" in self.tables.values() else "ttl",
+            "role": self.role,
+            "reader_pid": self.reader_pid,
+            "lag_seconds": None if lag is None else round(lag, 3),
+            "heard_seconds_ago": None if self.heard is None else round(time.monotonic() - self.heard, 3),
+            "tables": dict(self.tables),
+            "reader": dict(self.reader),
+            "applied": self.applied,
+            "flushes": self.flushes,
+        }
+
+
+_stream_status = StreamStatus()
+
+
+def stream_status() -> StreamStatus:
+    """Return this process's view of the stream reader (one object, updated in place)."""
+    return _stream_status
+
+
+def streamed(table: str) -> bool:
+    """Return whether a live stream reader delivers the table's writes to this process."""
+    status = _stream_status
+    return status.tables.get(table) == "stream" and status.live()
+
+
+def stream_lag() -> float | None:
+    """Return the reader's lag in seconds as this process sees it, or None without a live reader."""
+    return _stream_status.lag()

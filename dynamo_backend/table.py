@@ -13,6 +13,9 @@ from .exceptions import DynamoBackendError, TableDoesNotExist
 from .options import all_models
 
 _IN_USE = "ResourceInUseException"
+# Every model table streams its changes, old and new images, for dynamo_backend.streams.
+_STREAM = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+
 logger = logging.getLogger("dynamo_backend")
 
 
@@ -54,6 +57,8 @@ def table_spec(model: Any) -> dict:
         spec["GlobalSecondaryIndexes"] = [_gsi_spec(model, i) for i in meta.global_indexes]
     if meta.local_indexes:
         spec["LocalSecondaryIndexes"] = [_gsi_spec(model, i) for i in meta.local_indexes]
+    if get_setting("STREAMS"):
+        spec["StreamSpecification"] = dict(_STREAM)
     return spec
 
 
@@ -179,6 +184,27 @@ def enable_ttl(model: Any) -> bool:
     return True
 
 
+def _ensure_stream(model: Any, table: dict) -> bool:
+    """Turn on the stream of an existing table that has none; return False when the engine has no streams.
+
+    A stream already on is left as it is, whatever its view type (the reader
+    copes with records without images).
+    """
+    if not get_setting("STREAMS") or table.get("StreamSpecification", {}).get("StreamEnabled"):
+        return True
+    name = model._meta.table_name
+    try:
+        connection.call("UpdateTable", TableName=name, StreamSpecification=dict(_STREAM))
+    except DynamoBackendError as error:
+        if error.code not in ("ValidationException", "UnknownOperationException"):
+            raise
+        # dynalite, for one, refuses it: the caches fall back to their TTLs there.
+        logger.info("%s: this DynamoDB has no streams (%s); caches rely on their TTLs", name, error.code)
+        return False
+    wait_for_active(name)
+    return True
+
+
 def ensure_table(model: Any, *, wait: bool = True) -> bool:
     """Create the model's table (and GSIs, and its unique-claims table) if missing; idempotent."""
     name = model._meta.table_name
@@ -193,6 +219,8 @@ def ensure_table(model: Any, *, wait: bool = True) -> bool:
             table = wait_for_active(name)
         _add_missing_indexes(model, table)
         enable_ttl(model)
+        if not created:
+            _ensure_stream(model, table)
     side_tables = [(model._meta.unique_table_name, _unique_spec(model))] if model._meta.has_claims else []
     side_tables += [(name, counters.counter_table_spec(name)) for name in counters.counter_table_names(model)]
     for side_name, spec in side_tables:

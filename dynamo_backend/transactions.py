@@ -54,7 +54,7 @@ class TransactionWriter:
 
         def done() -> None:
             obj._set_stored(item)
-            writes.written(model, item, obj.pk, self._mark)
+            writes.written(model, item, obj.pk, self._mark, created=True)
 
         self._after.append(done)
         return obj

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import batch, conditional, connection, integrity, loading, unique
+from . import batch, cache, conditional, connection, integrity, loading, unique
 from .codec import MAX_ITEM_BYTES, item_size
 from .compiler import UPDATE_VALUES, Builder, compile_update
 from .deletes import ATTEMPTS, after_delete, bulk_delete, delete
@@ -36,13 +36,22 @@ __all__ = [
 ]
 
 
-def written(model: Any, item: dict | None, pk: str, mark: int) -> None:
-    """Record a confirmed write: remember the new item (or forget the key) and invalidate queries."""
+def written(model: Any, item: dict | None, pk: Any, mark: int, *, created: bool = False, changed: Any = None) -> None:
+    """Record a confirmed write: remember the new item (or forget the key) and invalidate queries.
+
+    ``created`` (a new item) or ``changed`` (the attributes an update set)
+    lets only the cached queries the write can change go; otherwise all of the table's do.
+    """
     if item:
         loading.remember(model, item, since=mark, write=True)
     else:
         loading.forget(model, pk)
-    loading.table_written(model)
+    if item and created:
+        loading.table_written(model, cache.Change.created(item))
+    elif item and changed is not None:
+        loading.table_written(model, cache.Change.modified(item, changed))
+    else:
+        loading.table_written(model)
 
 
 def check_item_size(obj: Any) -> None:
@@ -106,7 +115,7 @@ def insert(obj: Any) -> None:
         unique.release_all(model, claimed, obj.pk)
         raise
     obj._set_stored(item)
-    written(model, item, obj.pk, mark)
+    written(model, item, obj.pk, mark, created=True)
 
 
 def _landed(obj: Any, item: dict, claimed: unique.Claims, error: DynamoBackendError) -> bool:
@@ -119,13 +128,22 @@ def _landed(obj: Any, item: dict, claimed: unique.Claims, error: DynamoBackendEr
         stored = loading.load_one(model, obj.pk, consistent=True)
     except DynamoBackendError:
         return False  # unknown: keep the claims (a stale claim is taken over later) and raise the first error
-    if stored is not None and model.same_raw(stored, item):
+    if stored is not None and _maybe_ours(error) and model.same_raw(stored, item):
         return True
     held = set(unique.claims_of(model, stored or {}))
     unique.release_all(model, [c for c in claimed if c not in held], obj.pk)
     if isinstance(error, ConditionalCheckFailed):
         raise ItemAlreadyExists(f"{model.__name__} with pk {obj.pk} already exists", code=error.code) from error
     return False
+
+
+def _maybe_ours(error: DynamoBackendError) -> bool:
+    """Whether the item a put found may be that put's own earlier attempt (its answer lost, then retried).
+
+    A condition refused on the first attempt is another writer's item, however
+    alike: two creates of equal items race, and only one of them may win.
+    """
+    return error.maybe_applied or error.after_unknown
 
 
 def _changed_fields(obj: Any, item: dict, update_fields: list[str] | None) -> dict[str, Any]:
@@ -227,7 +245,7 @@ def _update_in_place(obj: Any, item: dict, changes: dict, node: Node | None) -> 
             raise _update_refused(obj, error, current, node) from error
         return current  # our own earlier attempt landed (its answer was lost): done, once
     new_item = response.get("Attributes") or item
-    written(model, new_item, obj.pk, mark)
+    written(model, new_item, obj.pk, mark, changed=changes)
     return new_item
 
 
@@ -288,7 +306,7 @@ def _update_moving(obj: Any, item: dict, changes: dict, node: Node | None) -> di
         raise _update_refused(obj, error, now, node) from error
     finally:
         loading.forget(model, obj.pk)  # a transaction returns no item: the next read fetches it
-    loading.table_written(model)
+    loading.table_written(model, cache.Change.modified(new_item, changes))
     return new_item
 
 
@@ -367,5 +385,5 @@ def bulk_insert(model: Any, objs: list, batch_size: int | None = None) -> list:
     for obj, item in zip(objs, items, strict=True):
         obj._set_stored(item)
         loading.remember(model, item, since=mark, write=True)
-    loading.table_written(model)
+    loading.table_written(model, *(cache.Change.created(item) for item in items))
     return objs

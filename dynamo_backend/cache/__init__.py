@@ -5,8 +5,9 @@
 - Item cache (items.py): process-wide, thread-safe, bounded by CACHE_MAXSIZE, each entry
   with its own TTL (models may set ``Meta.cache_ttl``); misses are remembered
   NEGATIVE_CACHE_TTL seconds.
-- Query cache (queries.py): ``(table, generation, key) -> value``; a write to a table bumps
-  its generation, so the table's cached results become unreachable at once.
+- Query cache (queries.py): ``(table, key) -> keys of the result``, each entry with the
+  attributes its query reads (dependencies.py); a write drops only the entries it can change.
+- Writes made by other processes arrive through :func:`apply_change` (the stream reader).
 
 Everything stored is plain data frozen on the way in (frozen.py: FrozenDict /
 FrozenList refuse changes), so entries are handed out without copying and no
@@ -17,7 +18,9 @@ are always built fresh from them.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
+from .dependencies import UNKNOWN, Change, Dependency, affects
 from .frozen import MISSING, FrozenDict, FrozenList, freeze, thaw
 from .identity import identity_clear, identity_discard, identity_get, identity_put, in_scope, scope
 from .items import ItemCache
@@ -26,6 +29,12 @@ from .store import Timer
 
 __all__ = [
     "MISSING",
+    "UNKNOWN",
+    "Change",
+    "Dependency",
+    "affects",
+    "apply_change",
+    "flush",
     "FrozenDict",
     "FrozenList",
     "ItemCache",
@@ -58,3 +67,19 @@ def reset() -> None:
     item_cache.clear()
     query_cache.clear()
     identity_clear()
+
+
+def apply_change(table: str, pk: str, old: Mapping | None, new: Mapping | None, *, images: bool = True) -> int:
+    """Apply another process's write to this process's caches; return how many cached queries it dropped.
+
+    ``images`` False: the images were left out (the record was too large to
+    pass on whole), so the item and every cached query of the table are dropped.
+    """
+    item_cache.changed(table, pk, old, new, images=images)
+    return query_cache.invalidate(table, Change.from_images(old, new) if images else UNKNOWN)
+
+
+def flush(table: str | None = None) -> None:
+    """Drop everything cached for a table (every table when None): changes to it may have been missed."""
+    item_cache.flush(table)
+    query_cache.flush(table)

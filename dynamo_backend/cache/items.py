@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections import OrderedDict
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 from .. import stats
@@ -14,6 +15,8 @@ from .store import BaseCache, Entry, GuardedTLRU
 _TOMBSTONE = object()
 # How long a tombstone must outlive the longest plausible in-flight read.
 _TOMBSTONE_TTL = 60.0
+# Keys changed by other processes, remembered to refuse fills that raced with the change.
+_REMOTE_SIZE = 4096
 
 
 class ItemCache(BaseCache):
@@ -21,6 +24,11 @@ class ItemCache(BaseCache):
 
     ttl: float = 0.0  # CACHE_TTL as read at the last (re)build
     negative_ttl: float = 0.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._remote: OrderedDict[Hashable, int] = OrderedDict()  # key -> sequence number of its change
+        self._remote_floor = 0  # newest sequence number pushed out of _remote
 
     def _read_settings(self) -> None:
         self.ttl = float(get_setting("CACHE_TTL"))
@@ -124,11 +132,10 @@ class ItemCache(BaseCache):
                 return
             store[key] = Entry(seconds, value, self._next_seq(), write)
 
-    @staticmethod
-    def _raced(store: GuardedTLRU, key: Hashable, seen: int) -> bool:
+    def _raced(self, store: GuardedTLRU, key: Hashable, seen: int) -> bool:
         # Only writes make a fill stale; two readers filling the same key both
         # read DynamoDB and may both be cached.
-        if store.dropped_seq > seen:
+        if store.dropped_seq > seen or self._remote_floor > seen or self._remote.get(key, 0) > seen:
             return True
         current = store.get(key)
         return current is not None and current.written and current.seq > seen
@@ -142,3 +149,45 @@ class ItemCache(BaseCache):
                 return
             self._guard.take(key)
             store[key] = Entry(max(_TOMBSTONE_TTL, self.ttl), _TOMBSTONE, self._next_seq(), True)
+
+    def changed(self, table: str, pk: str, old: Mapping | None, new: Mapping | None, *, images: bool = True) -> None:
+        """Apply a write made by another process (a stream record), keeping its order safe.
+
+        The cached item is replaced by ``new`` only when it is exactly ``old``
+        (the state this write started from), so a record that arrives late can
+        never put back an older item; kept when it already is ``new`` (this
+        process's own write, or a record seen twice); otherwise dropped, and
+        the next read asks DynamoDB. Without ``images`` it is dropped.
+        """
+        key = (table, pk)
+        with self._lock:
+            store = self._ensure()
+            if store is None:
+                return
+            seq = self._next_seq()
+            self._remote[key] = seq
+            self._remote.move_to_end(key)
+            if len(self._remote) > _REMOTE_SIZE:
+                _, self._remote_floor = self._remote.popitem(last=False)
+            entry = store.get(key)
+            if entry is None or entry.value is _TOMBSTONE:
+                return
+            current = entry.value
+            if images and new is not None and current is not MISSING:
+                if current == new:
+                    return
+                if old is not None and current == old:
+                    store[key] = Entry(entry.ttl, freeze(new), seq, True)
+                    return
+            store[key] = Entry(max(_TOMBSTONE_TTL, self.ttl), _TOMBSTONE, seq, True)
+
+    def flush(self, table: str | None = None) -> None:
+        """Drop every cached item of a table (every table when None), refusing fills in flight."""
+        with self._lock:
+            store = self._ensure()
+            if store is None:
+                return
+            # Every fill that started before now may carry an item older than the flush.
+            store.dropped_seq = self._next_seq()
+            for key in [k for k in store if table is None or k[0] == table]:
+                del store[key]

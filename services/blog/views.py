@@ -11,14 +11,18 @@ need a token (``@auth.write``) and may change only what its author owns
 
 from __future__ import annotations
 
+import os
+
 from django.http import HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.urls import Resolver404, resolve
 from django.views import View
 
 from dynamo_backend import exceptions as ddb
+from dynamo_backend.stats import stream_status
 from dynamo_backend.table import describe_table
 
 from . import auth
+from .conditional import etag, not_modified, tagged
 from .errors import RETRY_AFTER_SECONDS, InvalidInput, NotFound, error_response
 from .idempotency import create_once
 from .models import Author, Comment, Post
@@ -63,10 +67,10 @@ def _require_author(author_pk: str) -> Author:
 
 
 def _get_or_404(model, pk: str):
-    obj = model.objects.filter(pk=pk).first()
-    if obj is None:
-        raise NotFound(f"{model.__name__} {pk} does not exist.")
-    return obj
+    try:
+        return model.objects.get(pk=pk)  # by pk: straight to the read path
+    except model.DoesNotExist:
+        raise NotFound(f"{model.__name__} {pk} does not exist.") from None
 
 
 # --- authors ------------------------------------------------------------------
@@ -76,8 +80,12 @@ class AuthorListView(ApiView):
     def get(self, request):
         viewer = auth.viewer(request)
         authors, next_cursor = paginate(request, Author.objects.all(), "authors")
-        results = [author_to_dict(a, show_email=viewer.may_see_email(a.pk)) for a in authors]
-        return JsonResponse({"results": results, "next_cursor": next_cursor})
+        shown = [viewer.may_see_email(a.pk) for a in authors]
+        tag = etag(*authors, shown, next_cursor)
+        if unchanged := not_modified(request, tag):
+            return unchanged
+        results = [author_to_dict(a, show_email=show) for a, show in zip(authors, shown, strict=True)]
+        return tagged(JsonResponse({"results": results, "next_cursor": next_cursor}), tag)
 
     @auth.signup
     def post(self, request):
@@ -92,7 +100,11 @@ class AuthorDetailView(ApiView):
     def get(self, request, pk):
         viewer = auth.viewer(request)
         author = _get_or_404(Author, pk)
-        return JsonResponse(author_to_dict(author, show_email=viewer.may_see_email(author.pk)))
+        show_email = viewer.may_see_email(author.pk)
+        tag = etag(author, show_email)
+        if unchanged := not_modified(request, tag):
+            return unchanged  # the body is never built
+        return tagged(JsonResponse(author_to_dict(author, show_email=show_email)), tag)
 
     @auth.write
     def put(self, request, pk):
@@ -138,8 +150,13 @@ class PostListView(ApiView):
         posts, next_cursor = paginate(request, queryset, scope)
         # The view counts' shards and the authors in one BatchGetItem.
         Post.views.get_many(posts, also_load={Author: [p.author_pk for p in posts]})
-        return JsonResponse(
-            {"results": [post_to_dict(p, related_author(p)) for p in posts], "next_cursor": next_cursor}
+        # The tag covers what the page shows: the posts, their authors and their (sharded) view counts.
+        tag = etag(*(part for p in posts for part in (p, related_author(p))), [p.views for p in posts], next_cursor)
+        if unchanged := not_modified(request, tag):
+            return unchanged
+        return tagged(
+            JsonResponse({"results": [post_to_dict(p, related_author(p)) for p in posts], "next_cursor": next_cursor}),
+            tag,
         )
 
     @auth.write
@@ -209,9 +226,11 @@ class PostCommentsView(ApiView):
         _get_or_404(Post, pk)
         queryset = Comment.objects.filter(post_pk=pk).order_by("sk").prefetch("author")
         comments, next_cursor = paginate(request, queryset, f"comments:{pk}")
-        return JsonResponse(
-            {"results": [comment_to_dict(c, related_author(c)) for c in comments], "next_cursor": next_cursor}
-        )
+        tag = etag(*(part for c in comments for part in (c, related_author(c))), next_cursor)
+        if unchanged := not_modified(request, tag):
+            return unchanged
+        body = {"results": [comment_to_dict(c, related_author(c)) for c in comments], "next_cursor": next_cursor}
+        return tagged(JsonResponse(body), tag)
 
     @auth.write
     def post(self, request, pk):
@@ -261,7 +280,8 @@ class HealthView(ApiView):
                 headers={"Retry-After": RETRY_AFTER_SECONDS},
             )
             return response
-        return JsonResponse({"status": "ok"})
+        # How fresh this worker's caches are: the stream reader's lag as this process sees it.
+        return JsonResponse({"status": "ok", "cache": {"pid": os.getpid(), **stream_status().as_dict()}})
 
 
 def route_not_found(request, path=""):

@@ -127,7 +127,10 @@ def test_wrong_method_is_405_json_with_allow(api, assert_error, method, url, all
 def test_healthz_ok(api):
     response = api.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["cache"]["mode"] == "ttl"  # no stream reader runs in the test process
+    assert body["cache"]["lag_seconds"] is None
 
 
 def test_healthz_503_when_table_missing(api, dynamo_settings, assert_error):

@@ -13,6 +13,8 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from services.blog.models import Comment
+
 # The blog's tables (services/blog/models.py), before the stack's prefix.
 AUTHORS = "blog_author"
 POSTS = "blog_post"
@@ -40,6 +42,13 @@ def _value(value: dict) -> Any:
     return raw  # BOOL, B, SS, NS
 
 
+def _with_api_pk(base: str, item: dict[str, Any]) -> dict[str, Any]:
+    """Comments are stored under their post (post_pk, sk): the API names one by Comment.pk_text."""
+    if base == COMMENTS and "pk" not in item:
+        item["pk"] = Comment.pk_text((item["post_pk"], item["sk"]))
+    return item
+
+
 class Store:
     """The stack's tables in the emulator, read consistently."""
 
@@ -51,19 +60,20 @@ class Store:
         return f"{self.prefix}{base}"
 
     def scan(self, base: str) -> list[dict[str, Any]]:
-        """Every item of a table, as plain values."""
+        """Every item of a table, as plain values; a comment also gets ``pk``, its id in the API."""
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {"TableName": self.table(base), "ConsistentRead": True}
         while True:
             page = self.client.scan(**kwargs)
-            items += [plain(item) for item in page["Items"]]
+            items += [_with_api_pk(base, plain(item)) for item in page["Items"]]
             if "LastEvaluatedKey" not in page:
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def get(self, base: str, pk: str) -> dict[str, Any] | None:
-        item = self.client.get_item(TableName=self.table(base), Key={"pk": {"S": pk}}, ConsistentRead=True)
-        return plain(item["Item"]) if "Item" in item else None
+        key = Comment._meta.key(Comment.pk_from_text(pk)) if base == COMMENTS else {"pk": {"S": pk}}
+        item = self.client.get_item(TableName=self.table(base), Key=key, ConsistentRead=True)
+        return _with_api_pk(base, plain(item["Item"])) if "Item" in item else None
 
     def exists(self, base: str, pk: str) -> bool:
         return self.get(base, pk) is not None

@@ -322,10 +322,26 @@ def test_query_cache_invalidation_spares_other_tables(caches):
     assert query_cache.get(TABLE, ("Scan",)) == 3
 
 
-def test_invalidate_bumps_the_table_generation(caches):
-    before = query_cache.generation(TABLE)
-    query_cache.invalidate(TABLE)
-    assert query_cache.generation(TABLE) == before + 1
+def test_invalidate_with_a_change_drops_only_the_results_it_affects(caches):
+    by_name = cache.Dependency(frozenset({"username"}))
+    by_bio = cache.Dependency(frozenset({"bio"}))
+    query_cache.put(TABLE, "name", ("a",), by_name)
+    query_cache.put(TABLE, "bio", ("a",), by_bio)
+    assert query_cache.invalidate(TABLE, cache.Change.modified(raw("a"), ["bio"])) == 1
+    assert query_cache.get(TABLE, "name") == ("a",)
+    assert query_cache.get(TABLE, "bio") is None
+
+
+def test_a_racing_write_refuses_only_the_results_it_affects(caches):
+    by_name = cache.Dependency(frozenset({"username"}))
+    for key in ("name", "other"):
+        assert query_cache.get(TABLE, key) is None  # two misses; both readers run their queries
+    query_cache.invalidate(TABLE, cache.Change.modified(raw("a"), ["bio"]))  # a write no query reads
+    query_cache.put(TABLE, "other", ("a",), by_name)
+    assert query_cache.get(TABLE, "other") == ("a",)
+    query_cache.invalidate(TABLE, cache.Change.modified(raw("a"), ["username"]))
+    query_cache.put(TABLE, "name", ("a",), by_name)
+    assert query_cache.get(TABLE, "name") is None
 
 
 def test_query_result_read_across_a_write_is_not_cached(caches):
@@ -337,8 +353,16 @@ def test_query_result_read_across_a_write_is_not_cached(caches):
 
 
 def test_query_result_expires_after_query_cache_ttl(caches):
-    query_cache.put(TABLE, ("Scan",), (raw("a"),), ttl=30)
+    query_cache.put(TABLE, ("Scan",), (raw("a"),))
     caches.advance(4.9)
+    assert query_cache.get(TABLE, ("Scan",)) is not None
+    caches.advance(0.2)
+    assert query_cache.get(TABLE, ("Scan",)) is None
+
+
+def test_a_query_result_never_outlives_the_item_ttl(caches):
+    query_cache.put(TABLE, ("Scan",), (raw("a"),), ttl=600)
+    caches.advance(59.9)
     assert query_cache.get(TABLE, ("Scan",)) is not None
     caches.advance(0.2)
     assert query_cache.get(TABLE, ("Scan",)) is None

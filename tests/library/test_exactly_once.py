@@ -15,7 +15,7 @@ from dynamo_backend import (
     integrity,
 )
 
-from .models import INTEGRITY_MODELS, Book, Post, Shelf
+from .models import INTEGRITY_MODELS, Blob, Book, Post, Shelf
 
 
 class LoseAnswers:
@@ -68,6 +68,24 @@ def test_a_real_collision_is_item_already_exists_and_frees_the_new_claims(tables
     with pytest.raises(ItemAlreadyExists):
         second.save()
     Post.objects.create(title="t", slug="second")  # "second" was released
+
+
+@pytest.mark.models("Blob")
+def test_a_second_create_of_an_equal_item_is_item_already_exists(tables):
+    """Two creators of equal items (same pk, same values) race: only one may win, even though the items match."""
+    first = Blob.objects.create(group="g", payload="same")
+    with pytest.raises(ItemAlreadyExists):
+        Blob.objects.create(pk=first.pk, group="g", payload="same")
+
+
+def test_a_second_guarded_create_of_an_equal_item_is_item_already_exists_and_counts_once(engine):
+    engine.create_tables(*INTEGRITY_MODELS)
+    shelf = Shelf.objects.create(name="s")
+    book = Book.objects.create(shelf_pk=shelf.pk, title="b")
+    with pytest.raises(ItemAlreadyExists):
+        Book.objects.create(pk=book.pk, shelf_pk=shelf.pk, title="b")
+    (relation,) = integrity.incoming(Shelf)
+    assert engine.raw_get(Shelf, shelf.pk)[relation.counter] == {"N": "1"}
 
 
 def test_a_guarded_create_whose_answer_was_lost_succeeds_once(engine, lossy):

@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from dynamo_backend import ProtectedError, RelatedObjectMissing, integrity
+from dynamo_backend import ProtectedError, RelatedObjectMissing, cascade, integrity
 
 from .models import INTEGRITY_MODELS, Album, Book, Lyric, Shelf, Sleeve, Track
 
@@ -139,7 +139,7 @@ def test_set_null_detaches_children_then_deletes_the_parent(tables):
 
 def test_a_deleting_parent_takes_no_new_child(tables):
     album = Album.objects.create(name="a")
-    integrity._mark_deleting(Album, album.pk)
+    cascade._mark_deleting(Album, album.pk)
     with pytest.raises(RelatedObjectMissing):
         Track.objects.create(album_pk=album.pk, title="late")
 

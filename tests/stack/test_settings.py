@@ -143,6 +143,8 @@ def test_dynamo_backend_defaults_target_real_aws_with_the_credential_chain():
         "READ_TIMEOUT": 5,
         "REQUEST_DEADLINE": 4,
         "MAX_ATTEMPTS": 3,
+        "STREAMS": True,
+        "STREAM_POLL_INTERVAL": 0.5,
     }
 
 
@@ -160,6 +162,8 @@ def test_dynamo_environment_maps_into_dynamo_backend():
         DYNAMO_READ_TIMEOUT="3",
         DYNAMO_REQUEST_DEADLINE="2.5",
         DYNAMO_MAX_ATTEMPTS="5",
+        DYNAMO_STREAMS="0",
+        DYNAMO_STREAM_POLL_INTERVAL="0.25",
     )["DYNAMO_BACKEND"]
     assert backend == {
         "ENDPOINT_URL": "http://localhost:4566",
@@ -173,6 +177,8 @@ def test_dynamo_environment_maps_into_dynamo_backend():
         "READ_TIMEOUT": 3,
         "REQUEST_DEADLINE": 2.5,
         "MAX_ATTEMPTS": 5,
+        "STREAMS": False,
+        "STREAM_POLL_INTERVAL": 0.25,
         # An emulator endpoint without credentials gets dummies.
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",
