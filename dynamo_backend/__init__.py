@@ -8,6 +8,7 @@ from .exceptions import (
     BatchGetError,
     BatchWriteError,
     ConditionalCheckFailed,
+    ConditionNotMet,
     ConfigurationError,
     ConsistencyError,
     DeadlineExceeded,
@@ -30,6 +31,7 @@ from .exceptions import (
 )
 from .expressions import Coalesce, F, Q
 from .fields import (
+    BinaryField,
     BooleanField,
     CharField,
     DateTimeField,
@@ -39,6 +41,7 @@ from .fields import (
     IntegerField,
     JSONField,
     ListField,
+    SetField,
     TTLField,
     UUIDField,
     VersionField,
@@ -49,6 +52,7 @@ from .models import DynamoModel
 from .options import Index
 from .query import DynamoQuerySet, Page
 from .shards import MergedQuery, ShardKeyField
+from .update_values import Remove, SetAdd, SetRemove
 
 __all__ = [
     "CASCADE",
@@ -64,6 +68,9 @@ __all__ = [
     "Q",
     "F",
     "Coalesce",
+    "SetAdd",
+    "SetRemove",
+    "Remove",
     "Field",
     "CharField",
     "IntegerField",
@@ -74,6 +81,8 @@ __all__ = [
     "JSONField",
     "UUIDField",
     "ListField",
+    "SetField",
+    "BinaryField",
     "TTLField",
     "VersionField",
     "ShardKeyField",
@@ -89,6 +98,7 @@ __all__ = [
     "ItemAlreadyExists",
     "UniqueConstraintError",
     "VersionConflict",
+    "ConditionNotMet",
     "Throttled",
     "TableDoesNotExist",
     "RequestValidationError",

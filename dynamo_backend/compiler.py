@@ -6,9 +6,20 @@ from typing import Any
 
 from .codec import FieldValueError, number_to_n
 from .exceptions import FieldError
-from .expressions import FALSE, TRUE, Arith, IfAbsent, Leaf, Node, Num, Ref, required_attributes
-
-UPDATE_VALUES = (Ref, Num, Arith, IfAbsent)
+from .expressions import FALSE, TRUE, Leaf, Node
+from .update_values import (
+    SEP,
+    UPDATE_VALUES,
+    Arith,
+    Const,
+    IfAbsent,
+    ListAppend,
+    Ref,
+    Removal,
+    SetAction,
+    required_attributes,
+    split_path,
+)
 
 _COMPARE = {"exact": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 _IN_CHUNK = 100  # DynamoDB allows at most 100 operands in IN
@@ -29,6 +40,16 @@ class Builder:
             self._by_attr[attr] = placeholder
             self.names[placeholder] = attr
         return placeholder
+
+    def path(self, spec: str) -> str:
+        """Return the document path of a field or of a JSON path ``data__a__0``: ``#n0.#n1[0]``."""
+        if SEP not in spec:
+            return self.name(spec)
+        name, *parts = split_path(spec)
+        text = self.name(str(name))
+        for part in parts:
+            text += f"[{part}]" if isinstance(part, int) else f".{self.name(part)}"
+        return text
 
     def value(self, av: dict) -> str:
         placeholder = f":v{len(self.values)}"
@@ -91,39 +112,43 @@ def compile_leaf(leaf: Leaf, builder: Builder) -> str:
 
 
 def compile_update(model: Any, changes: dict, builder: Builder, absent: frozenset[str] = frozenset()) -> Update:
-    """Compile {field: value | update value tree} into an UpdateExpression.
+    """Compile {target: value | update value tree} into an UpdateExpression (SET, REMOVE, ADD, DELETE).
 
     An expression reading an attribute named in ``absent`` is NULL (as in SQL),
     so its target is removed; the returned Update says which attributes the
-    expression assumed present or absent, for the caller's condition.
+    expression assumed present or absent, and which containers a JSON path
+    needs, for the caller's condition.
     """
-    sets: list[str] = []
-    removes: list[str] = []
+    clauses: dict[str, list[str]] = {"SET": [], "REMOVE": [], "ADD": [], "DELETE": []}
     result = Update()
-    fields = model._meta.fields
-    for name, value in changes.items():
-        placeholder = builder.name(name)
-        if isinstance(value, UPDATE_VALUES):
-            refs = required_attributes(value)
-            if refs & absent:
-                removes.append(placeholder)
-                result.assumed_absent |= refs & absent
-                continue
-            result.assumed_present |= refs
-            sets.append(f"{placeholder} = {_operand(value, builder)}")
-            continue
-        av = fields[name].to_dynamo(value)
-        if av is None:
-            removes.append(placeholder)
-        else:
-            sets.append(f"{placeholder} = {builder.value(av)}")
-    clauses = []
-    if sets:
-        clauses.append("SET " + ", ".join(sets))
-    if removes:
-        clauses.append("REMOVE " + ", ".join(removes))
-    result.expression = " ".join(clauses)
+    for target, value in changes.items():
+        clause, text = _compile_change(model, target, value, builder, absent, result)
+        clauses[clause].append(text)
+        if SEP in target:
+            parent, _, last = target.rpartition(SEP)
+            result.containers[parent] = "L" if last.isdigit() else "M"
+    result.expression = " ".join(f"{clause} {', '.join(parts)}" for clause, parts in clauses.items() if parts)
     return result
+
+
+def _compile_change(
+    model: Any, target: str, value: Any, builder: Builder, absent: frozenset[str], result: Update
+) -> tuple[str, str]:
+    """Return (clause, text) of one change."""
+    path = builder.path(target)
+    if isinstance(value, SetAction):
+        return value.clause, f"{path} {builder.value(value.av)}"
+    if isinstance(value, Removal):
+        return "REMOVE", path
+    if isinstance(value, UPDATE_VALUES):
+        refs = required_attributes(value)
+        if refs & absent:
+            result.assumed_absent |= refs & absent
+            return "REMOVE", path
+        result.assumed_present |= refs
+        return "SET", f"{path} = {_operand(value, builder)}"
+    av = model._meta.fields[target].to_dynamo(value)
+    return ("REMOVE", path) if av is None else ("SET", f"{path} = {builder.value(av)}")
 
 
 class Update:
@@ -133,20 +158,30 @@ class Update:
         self.expression = ""
         self.assumed_present: set[str] = set()
         self.assumed_absent: set[str] = set()
+        self.containers: dict[str, str] = {}  # JSON path -> "M" / "L": the parents of path targets
 
     def condition(self, builder: Builder) -> list[str]:
         """Return the conditions that make the assumptions hold when the update is applied."""
-        present = [f"attribute_exists({builder.name(n)})" for n in sorted(self.assumed_present)]
-        return present + [f"attribute_not_exists({builder.name(n)})" for n in sorted(self.assumed_absent)]
+        present = [f"attribute_exists({builder.path(n)})" for n in sorted(self.assumed_present)]
+        absent = [f"attribute_not_exists({builder.path(n)})" for n in sorted(self.assumed_absent)]
+        containers = [
+            f"attribute_type({builder.path(path)}, {builder.value({'S': kind})})"
+            for path, kind in sorted(self.containers.items())
+        ]
+        return present + absent + containers
 
 
 def _operand(value: Any, builder: Builder) -> str:
     if isinstance(value, Ref):
-        return builder.name(value.name)
+        return builder.path(value.name)
     if isinstance(value, IfAbsent):
-        return f"if_not_exists({builder.name(value.name)}, {_operand(value.default, builder)})"
+        return f"if_not_exists({builder.path(value.name)}, {_operand(value.default, builder)})"
     if isinstance(value, Arith):
         return f"{_operand(value.lhs, builder)} {value.op} {_operand(value.rhs, builder)}"
+    if isinstance(value, ListAppend):
+        return f"list_append({_operand(value.lhs, builder)}, {_operand(value.rhs, builder)})"
+    if isinstance(value, Const):
+        return builder.value(value.av)
     try:
         return builder.value({"N": number_to_n(value.value)})
     except FieldValueError as error:

@@ -87,6 +87,10 @@ class VersionConflict(ConditionalCheckFailed):
     """The item changed since it was loaded (optimistic locking)."""
 
 
+class ConditionNotMet(ConditionalCheckFailed):
+    """``save(condition=Q(...))`` / ``delete(condition=...)``: the stored item does not match; nothing was written."""
+
+
 class Throttled(DynamoBackendError):
     """DynamoDB throttled the request and botocore's retries ran out."""
 
@@ -171,6 +175,7 @@ __all__ = [
     "ItemAlreadyExists",
     "UniqueConstraintError",
     "VersionConflict",
+    "ConditionNotMet",
     "Throttled",
     "TableDoesNotExist",
     "RequestValidationError",

@@ -7,21 +7,21 @@ turns them into resolved trees: :class:`Leaf` / :class:`Node` for conditions
 / :class:`Arith` / :class:`IfAbsent` for update values. It also evaluates
 conditions in Python (results of GetItem, and conditions DynamoDB cannot take
 in a filter). compiler.py turns the trees into DynamoDB expression strings.
+The update value trees live in update_values.py (re-exported here).
 """
 
 from __future__ import annotations
 
-import decimal
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import F, Q, Value
-from django.db.models.expressions import CombinedExpression
+from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 
 from .codec import FieldValueError, check_text
 from .exceptions import FieldError, ValidationError
-from .fields import CharField, Field, ListField
+from .fields import CharField, Field, ListField, SetField
+from .update_values import Arith, IfAbsent, Num, Ref, required_attributes, resolve_update
 
 __all__ = [
     "FALSE",
@@ -39,6 +39,7 @@ __all__ = [
     "Ref",
     "attributes_of",
     "matches",
+    "required_attributes",
     "resolve",
     "resolve_update",
 ]
@@ -131,6 +132,8 @@ def _fold_leaf(leaf: Leaf) -> Leaf | Node:
     if leaf.lookup in ("contains", "startswith") and leaf.value == "" and isinstance(leaf.field, CharField):
         # Every string contains and starts with "": Django's LIKE '%%' matches every non-NULL value.
         return Leaf(leaf.field, "isnull", False)
+    if leaf.lookup == "exact" and isinstance(leaf.field, SetField) and leaf.value is not None and not leaf.value:
+        return Leaf(leaf.field, "isnull", True)  # an empty set is stored as an absent attribute
     if leaf.lookup == "range":
         low, high = leaf.value
         try:
@@ -170,9 +173,12 @@ def resolve_leaf(model: Any, key: str, value: Any) -> Leaf:
         raise FieldError(
             f"Cannot resolve keyword '{name}' into field of {model.__name__}. Choices are: {', '.join(fields)}"
         )
-    if lookup not in LOOKUPS:
-        raise FieldError(f"Unsupported lookup '{lookup}' for field '{name}'. Supported: {', '.join(LOOKUPS)}")
     field = fields[name]
+    supported = LOOKUPS if field.lookups is None else field.lookups
+    if lookup not in supported:
+        raise FieldError(
+            f"Unsupported lookup '{lookup}' for {type(field).__name__} '{name}'. Supported: {', '.join(supported)}"
+        )
     if lookup in ORDERED_LOOKUPS and not field.ordered:
         raise FieldError(
             f"'{lookup}' needs an ordered type; {type(field).__name__} '{name}' is stored as "
@@ -215,8 +221,10 @@ def _coerce_isnull(field: Field, value: Any) -> bool:
 def _coerce_contains(field: Field, value: Any) -> Any:
     if isinstance(field, ListField):
         return value
+    if isinstance(field, SetField) and value is not None:  # element membership
+        return field.item_field.clean(value)
     if not isinstance(field, CharField) or not isinstance(value, str):
-        raise FieldValueError("'contains' works on strings and lists.")
+        raise FieldValueError("'contains' works on strings, lists and sets.")
     check_text(value)
     return value
 
@@ -293,92 +301,3 @@ def _leaf_matches(leaf: Leaf, values: dict) -> bool:
         return bool(_ORDERED[lookup](actual, expected))
     except TypeError:
         return False
-
-
-# -- update values ---------------------------------------------------------------------
-
-
-class Ref:
-    """The stored value of a field (Django's F)."""
-
-    __slots__ = ("name",)
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-
-class Num:
-    """A number constant in an update expression."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: int | float | decimal.Decimal) -> None:
-        self.value = value
-
-
-class Arith:
-    """``lhs + rhs`` or ``lhs - rhs``: the only arithmetic DynamoDB's SET has."""
-
-    __slots__ = ("lhs", "op", "rhs")
-
-    def __init__(self, lhs: Any, op: str, rhs: Any) -> None:
-        self.lhs, self.op, self.rhs = lhs, op, rhs
-
-
-class IfAbsent:
-    """``Coalesce(F(name), default)``: the stored value, or the default when the attribute is absent."""
-
-    __slots__ = ("name", "default")
-
-    def __init__(self, name: str, default: Num) -> None:
-        self.name, self.default = name, default
-
-
-UpdateValue = Ref | Num | Arith | IfAbsent
-
-
-def resolve_update(model: Any, target: str, expression: Any) -> UpdateValue:
-    """Translate a Django expression (F, Value, +, -, Coalesce) into an update value tree."""
-    if isinstance(expression, F):
-        return Ref(_known(model, expression.name))
-    if isinstance(expression, Value):
-        return _number(target, expression.value)
-    if isinstance(expression, CombinedExpression):
-        if expression.connector not in ("+", "-"):
-            raise FieldError(f"{target}: DynamoDB updates can only add and subtract, not '{expression.connector}'.")
-        lhs = resolve_update(model, target, expression.lhs)
-        rhs = resolve_update(model, target, expression.rhs)
-        return Arith(lhs, expression.connector, rhs)
-    if isinstance(expression, Coalesce):
-        return _coalesce(model, target, expression)
-    if hasattr(expression, "resolve_expression"):
-        raise FieldError(f"{target}: {type(expression).__name__} is not supported in updates.")
-    return _number(target, expression)
-
-
-def _coalesce(model: Any, target: str, expression: Coalesce) -> IfAbsent:
-    sources = expression.get_source_expressions()
-    if len(sources) != 2 or not isinstance(sources[0], F) or not isinstance(sources[1], Value):
-        raise FieldError(f"{target}: only Coalesce(F('field'), <number>) is supported in updates.")
-    return IfAbsent(_known(model, sources[0].name), _number(target, sources[1].value))
-
-
-def _known(model: Any, name: str) -> str:
-    if name not in model._meta.fields:
-        raise FieldError(f"F('{name}'): {model.__name__} has no such field.")
-    return name
-
-
-def _number(target: str, value: Any) -> Num:
-    if isinstance(value, bool) or not isinstance(value, int | float | decimal.Decimal):
-        raise FieldError(f"{target}: update expressions take numbers, got {value!r}.")
-    return Num(value)
-
-
-def required_attributes(value: UpdateValue) -> set[str]:
-    """Return the attributes an update value needs present (a NULL operand makes it NULL, as in SQL)."""
-    if isinstance(value, Ref):
-        return {value.name}
-    if isinstance(value, Arith):
-        return required_attributes(value.lhs) | required_attributes(value.rhs)
-    return set()

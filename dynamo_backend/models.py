@@ -274,12 +274,16 @@ class DynamoModel(metaclass=ModelBase):
         """Refuse an item over DynamoDB's 400 KB limit, naming its largest field."""
         writes.check_item_size(self)
 
-    def save(self, update_fields: list[str] | None = None) -> None:
+    def save(self, update_fields: list[str] | None = None, *, condition: Any = None) -> None:
         """Validate and write: a conditional insert when new, else an update of the changed fields.
 
+        ``condition`` (a Q) makes the update happen only if the stored item
+        matches it; otherwise ConditionNotMet is raised and nothing is written.
         Sends Django's pre_save and post_save signals (``created``, ``update_fields``, ``raw=False``).
         """
         model, created = type(self), self._state.adding
+        if created and condition is not None:
+            raise ValueError(f"{model.__name__}: save(condition=...) needs a stored item; a new one is only created")
         if self._state.deferred:
             self._load_deferred()
         fields = frozenset(update_fields) if update_fields is not None else None
@@ -287,19 +291,20 @@ class DynamoModel(metaclass=ModelBase):
         if created:
             writes.insert(self)
         else:
-            writes.update(self, update_fields)
+            writes.update(self, update_fields, condition)
         signals.post_save.send(
             sender=model, instance=self, created=created, update_fields=fields, raw=False, using=DATABASE_ALIAS
         )
 
-    def delete(self) -> tuple[int, dict[str, int]]:
+    def delete(self, *, condition: Any = None) -> tuple[int, dict[str, int]]:
         """Delete the item and release its unique values; return Django's (count, per-model) pair.
 
-        Sends Django's pre_delete and post_delete signals.
+        ``condition`` (a Q): delete only if the stored item matches it, else raise
+        ConditionNotMet. Sends Django's pre_delete and post_delete signals.
         """
         model = type(self)
         signals.pre_delete.send(sender=model, instance=self, using=DATABASE_ALIAS, origin=self)
-        deleted = writes.delete(self)
+        deleted = writes.delete(self, condition)
         self._state = ModelState(adding=True)
         signals.post_delete.send(sender=model, instance=self, using=DATABASE_ALIAS, origin=self)
         return deleted, {self._meta.label: deleted}

@@ -244,7 +244,7 @@ class Options:
             field = self.fields.get(name)
             if field is None:
                 raise FieldError(f"{model.__name__}: the primary key names unknown field '{name}'")
-            if not field.indexable or field.nullable:
+            if field.dynamo_type not in ("S", "N") or field.nullable:
                 raise FieldError(
                     f"{model.__name__}.{name}: a key field must be a non-nullable S or N field "
                     "(CharField, UUIDField, IntegerField, DecimalField, DateTimeField) with nullable=False"
@@ -296,10 +296,10 @@ class Options:
                 field = self.fields.get(name)
                 if field is None:
                     raise FieldError(f"{model.__name__}.Meta.unique_together names unknown field '{name}'")
-                if field.dynamo_type in ("M", "L"):
+                if field.dynamo_type not in ("S", "N", "BOOL"):
                     raise FieldError(
                         f"{model.__name__}.Meta.unique_together: {type(field).__name__} '{name}' cannot be part "
-                        "of a unique constraint (only scalar fields can)."
+                        "of a unique constraint (only string, number and boolean fields can)."
                     )
             constraints.append(UniqueConstraint(names))
         return constraints

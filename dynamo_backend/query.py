@@ -1,6 +1,7 @@
 """The lazy DynamoQuerySet: chaining builds conditions; evaluation plans, executes and shapes results.
 
-planner.py decides how to read (pure); execution.py reads; writes.py writes.
+planner.py decides how to read (pure); execution.py reads; writes.py writes; query_lookups.py,
+query_writes.py and scans.py hold the lookup, write and parallel-scan methods (mixins).
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from .planner import Plan, plan
 from .query_lookups import QuerySetLookups
 from .query_writes import QuerySetWrites
 from .relations import attach_related
+from .scans import QuerySetScans
 from .shards import MergedQuery
 
 __all__ = ["DynamoQuerySet", "Page"]
 
 
-class DynamoQuerySet(QuerySetLookups, QuerySetWrites):
+class DynamoQuerySet(QuerySetLookups, QuerySetWrites, QuerySetScans):
     """A lazy, chainable query over one model's table."""
 
     def __init__(self, model: Any = None) -> None:

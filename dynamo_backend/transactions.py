@@ -1,17 +1,20 @@
-"""All-or-nothing writes with TransactWriteItems (100 actions, never split silently)."""
+"""All-or-nothing writes with TransactWriteItems and atomic reads with TransactGetItems (100 each, never split)."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from . import integrity, loading, unique, updates, writes
+from . import batch, connection, integrity, loading, unique, updates, writes
 from .compiler import Builder
-from .exceptions import FieldError, NotSupported
+from .exceptions import FieldError, NotSupported, TransactionCanceled
 from .expressions import Q, resolve
 
+__all__ = ["MAX_ACTIONS", "MAX_GET_ITEMS", "TransactionWriter", "transact_get", "transact_write"]
+
 MAX_ACTIONS = 100
+MAX_GET_ITEMS = 100
 
 
 class TransactionWriter:
@@ -130,3 +133,67 @@ def transact_write() -> Iterator[TransactionWriter]:
     writer = TransactionWriter()
     yield writer
     writer.commit()
+
+
+def transact_get(items: Iterable[Any]) -> list[Any]:
+    """Read up to 100 items, of any models, in one TransactGetItems: atomically and strongly consistently.
+
+    ``items`` holds model instances and/or ``(Model, pk)`` pairs; the answer
+    is fresh instances in the same order, None where an item does not exist
+    (or its TTL has passed). No transaction half-applied when the read ran is
+    seen halfway. More than 100 items are refused before anything is sent
+    (DynamoDB's limit; the library never splits a transaction silently). A
+    read cancelled by a concurrent transaction on its items is retried.
+    """
+    keys = [_model_and_pk(item) for item in items]
+    if len(keys) > MAX_GET_ITEMS:
+        raise ValueError(
+            f"transact_get() reads at most {MAX_GET_ITEMS} items, got {len(keys)}; split the work yourself"
+        )
+    if not keys:
+        return []
+    distinct: dict[tuple[str, str], tuple[Any, Any]] = {}  # one Get per item: DynamoDB refuses two
+    for model, pk in keys:
+        distinct.setdefault(_item_id(model, pk), (model, pk))
+    gets = [{"Get": {"TableName": m._meta.table_name, "Key": m._meta.key(pk)}} for m, pk in distinct.values()]
+    mark = loading.write_mark()
+    responses = _transact_get_items(gets)
+    found: dict[tuple[str, str], Any] = {}
+    for (ident, (model, _pk)), response in zip(distinct.items(), responses, strict=True):
+        raw = response.get("Item")
+        if raw is not None and model._meta.expired(raw):
+            raw = None
+        if raw is not None:
+            loading.remember(model, raw, since=mark)
+        found[ident] = model.from_raw(raw) if raw is not None else None
+    return [found[_item_id(model, pk)] for model, pk in keys]
+
+
+def _model_and_pk(item: Any) -> tuple[Any, Any]:
+    if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], type) and hasattr(item[0], "_meta"):
+        model, pk = item
+    elif hasattr(type(item), "_meta") and not isinstance(item, type):
+        model, pk = type(item), item.pk
+    else:
+        raise TypeError(f"transact_get() takes model instances and (Model, pk) pairs, got {item!r}")
+    if pk is None:
+        raise ValueError(f"transact_get(): a {model.__name__} without a pk")
+    return model, model._meta.keys.normalize(pk if model._meta.keys.composite else str(pk))
+
+
+def _item_id(model: Any, pk: Any) -> tuple[str, str]:
+    return model._meta.table_name, batch.key_id(model._meta.key(pk))
+
+
+def _transact_get_items(gets: list[dict]) -> list[dict]:
+    """Call TransactGetItems, retrying (with backoff) a read cancelled only by conflicting transactions."""
+    policy = batch.RetryPolicy.from_settings()
+    for attempt in range(policy.max_attempts):
+        try:
+            return connection.call("TransactGetItems", TransactItems=gets).get("Responses", [])
+        except TransactionCanceled as error:
+            codes = {(reason or {}).get("Code", "None") for reason in error.reasons}
+            if not codes <= {"TransactionConflict", "None"} or attempt + 1 == policy.max_attempts:
+                raise
+            policy.sleep(policy.delay(attempt))
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises

@@ -3,15 +3,17 @@
 Each follows the same steps: take the item cache's mark, call DynamoDB,
 remember what was written (write-through) and invalidate the table's cached
 queries. Model saves, QuerySet writes and transactions all come through here.
+Deletes live in deletes.py (re-exported here).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from . import batch, cache, cascade, connection, integrity, loading, unique
+from . import batch, cache, conditional, connection, integrity, loading, unique
 from .codec import MAX_ITEM_BYTES, item_size
 from .compiler import UPDATE_VALUES, Builder, compile_update
+from .deletes import ATTEMPTS, after_delete, bulk_delete, delete
 from .exceptions import (
     ConditionalCheckFailed,
     DynamoBackendError,
@@ -20,8 +22,10 @@ from .exceptions import (
     ValidationError,
     VersionConflict,
 )
+from .expressions import Node, Q, attributes_of
 
 __all__ = [
+    "ATTEMPTS",
     "after_delete",
     "bulk_delete",
     "bulk_insert",
@@ -161,7 +165,7 @@ def _changed_fields(obj: Any, item: dict, update_fields: list[str] | None) -> di
         if update_fields is not None:
             if name in update_fields or getattr(field, "auto_now", False):
                 changes[name] = obj.__dict__.get(name)
-        elif name in dirty or item.get(name) != stored.get(name):
+        elif name in dirty or not field.stored_equal(item.get(name), stored.get(name)):
             changes[name] = obj.__dict__.get(name)
     return changes
 
@@ -179,18 +183,26 @@ def _version_condition(obj: Any, builder: Builder, changes: dict) -> list[str]:
     return [f"{name} = {builder.value({'N': str(current)})}"]
 
 
-def update(obj: Any, update_fields: list[str] | None) -> None:
-    """Write a loaded object's changes with one conditional UpdateItem (a transaction when a reference moves)."""
+def update(obj: Any, update_fields: list[str] | None, condition: Q | None = None) -> None:
+    """Write a loaded object's changes with one conditional UpdateItem (a transaction when a reference moves).
+
+    ``condition``: the stored item must match it too (ConditionNotMet otherwise, nothing written).
+    """
     model, meta = type(obj), obj._meta
     if update_fields is not None:
         unknown = [f for f in update_fields if f not in meta.fields]
         if unknown:
             raise FieldError(f"update_fields: {model.__name__} has no field(s) {', '.join(unknown)}")
     prepare(obj, add=False)
+    node = conditional.resolve_condition(obj, condition, "saved")
     item = obj.to_raw()
     stored = obj._state.stored
     changes = _changed_fields(obj, item, update_fields)
     if not changes and meta.version_field is None:
+        if node is not None:  # nothing to write, but the caller asked: does the item match?
+            current = loading.load_one(model, obj.pk, consistent=True)
+            if current is None or conditional.fails(obj, node, current):
+                raise _update_refused(obj, None, current, node)
         return
     # Claim every value of a changed unique field, even one the (maybe cached) loaded item shows:
     # claiming is idempotent for its owner, and only newly taken claims are released on failure.
@@ -198,7 +210,7 @@ def update(obj: Any, update_fields: list[str] | None) -> None:
     claimed = unique.claim_new_values(model, obj.pk, _overlay(stored, item, changes), unchanged)
     moving = {r.field for r in integrity.outgoing(model)} & changes.keys()
     try:
-        new_item = (_update_moving if moving else _update_in_place)(obj, item, changes)
+        new_item = (_update_moving if moving else _update_in_place)(obj, item, changes, node)
     except Exception:
         unique.release_all(model, claimed, obj.pk)
         raise
@@ -206,16 +218,19 @@ def update(obj: Any, update_fields: list[str] | None) -> None:
     obj._refresh_from_item(new_item)
 
 
-def _update_in_place(obj: Any, item: dict, changes: dict) -> dict:
+def _update_in_place(obj: Any, item: dict, changes: dict, node: Node | None) -> dict:
     model, meta = type(obj), obj._meta
     builder = Builder()
     conditions = [f"attribute_exists({builder.name(meta.hash_key)})", *_version_condition(obj, builder, changes)]
+    if node is not None:
+        conditions.append(conditional.compiled(node, builder))
     expression = compile_update(model, changes, builder).expression
     mark = loading.write_mark()
     try:
         response = connection.call(
             "UpdateItem",
-            idempotent=True,  # absolute values: applying twice is applying once
+            # Absolute values: applying twice is applying once, unless the condition reads what they change.
+            idempotent=node is None or not (attributes_of(node) & changes.keys()),
             TableName=meta.table_name,
             Key=meta.key(obj.pk),
             UpdateExpression=expression,
@@ -226,8 +241,8 @@ def _update_in_place(obj: Any, item: dict, changes: dict) -> dict:
     except ConditionalCheckFailed as error:
         loading.forget(model, obj.pk)
         current = _current_or_none(model, obj.pk)
-        if current is None or not _applied(model, current, changes):
-            raise _update_refused(obj, error) from error
+        if current is None or not _applied(model, current, changes) or conditional.fails(obj, node, current):
+            raise _update_refused(obj, error, current, node) from error
         return current  # our own earlier attempt landed (its answer was lost): done, once
     new_item = response.get("Attributes") or item
     written(model, new_item, obj.pk, mark, changed=changes)
@@ -243,8 +258,10 @@ def _current_or_none(model: Any, pk: str) -> dict | None:
 
 def _applied(model: Any, current: dict, changes: dict) -> bool:
     """Return whether the stored item already holds every change (a version bump included)."""
+    fields = model._meta.fields
     return all(
-        not isinstance(value, UPDATE_VALUES) and current.get(name) == model._meta.fields[name].to_dynamo(value)
+        not isinstance(value, UPDATE_VALUES)
+        and fields[name].stored_equal(current.get(name), fields[name].to_dynamo(value))
         for name, value in changes.items()
     )
 
@@ -261,15 +278,19 @@ def with_changes(model: Any, current: dict, changes: dict) -> dict:
     return new_item
 
 
-def _update_moving(obj: Any, item: dict, changes: dict) -> dict:
+def _update_moving(obj: Any, item: dict, changes: dict, node: Node | None) -> dict:
     """An update that points a guarded reference elsewhere: read the item consistently, move both counts."""
     model, meta = type(obj), obj._meta
     current = loading.load_one(model, obj.pk, consistent=True)
     if current is None:
         raise model.DoesNotExist(f"{model.__name__} {obj.pk} no longer exists; nothing was written")
+    if conditional.fails(obj, node, current) and not conditional.version_moved(obj, current):
+        raise conditional.not_met(obj, "saved")
     builder = Builder()
     conditions = [f"attribute_exists({builder.name(meta.hash_key)})", *_version_condition(obj, builder, changes)]
     conditions += integrity.reference_conditions(model, current, builder)
+    if node is not None:
+        conditions.append(conditional.compiled(node, builder))
     request = {
         "TableName": meta.table_name,
         "Key": meta.key(obj.pk),
@@ -281,20 +302,27 @@ def _update_moving(obj: Any, item: dict, changes: dict) -> dict:
     try:
         integrity.move_child(model, obj.pk, request, current, new_item)
     except ConditionalCheckFailed as error:
-        raise _update_refused(obj, error) from error
+        now = _current_or_none(model, obj.pk) if node is not None else None
+        raise _update_refused(obj, error, now, node) from error
     finally:
         loading.forget(model, obj.pk)  # a transaction returns no item: the next read fetches it
     loading.table_written(model, cache.Change.modified(new_item, changes))
     return new_item
 
 
-def _update_refused(obj: Any, error: ConditionalCheckFailed) -> Exception:
+def _update_refused(
+    obj: Any, error: ConditionalCheckFailed | None, current: dict | None = None, node: Node | None = None
+) -> Exception:
+    """Return the error of a refused save: the condition not met, a stale version, or the item gone."""
     model, version = type(obj), obj._meta.version_field
+    code = error.code if error is not None else None
+    if node is not None and current is not None and not conditional.version_moved(obj, current):
+        return conditional.not_met(obj, "saved", code)  # the item is there, as loaded: the condition failed
     if version is not None:
         return VersionConflict(
             f"{model.__name__} {obj.pk} was changed or deleted since it was loaded "
             f"(version {obj.__dict__.get(version.name)})",
-            code=error.code,
+            code=code,
         )
     return model.DoesNotExist(f"{model.__name__} {obj.pk} no longer exists; nothing was written")
 
@@ -308,83 +336,6 @@ def _overlay(stored: dict, item: dict, changes: dict) -> dict:
         else:
             new_item.pop(name, None)
     return new_item
-
-
-def delete(obj: Any) -> int:
-    """Delete the item (conditional on its version, if any); return 1 if it existed, else 0.
-
-    A model referenced by guarded relations (on_delete) or holding one deletes
-    through integrity.py: PROTECT refuses, CASCADE / SET_NULL handle the
-    children first, and the counts move in the same atomic step.
-    """
-    model, meta = type(obj), obj._meta
-    if obj.pk is None:
-        raise ValueError(f"{model.__name__} has no pk; it cannot be deleted")
-    if integrity.outgoing(model) or integrity.incoming(model):
-        return _delete_guarded(obj)
-    params: dict = {"TableName": meta.table_name, "Key": meta.key(obj.pk), "ReturnValues": "ALL_OLD"}
-    version = meta.version_field
-    if version is not None and obj.__dict__.get(version.name) is not None:
-        params["ConditionExpression"] = "attribute_not_exists(#pk) OR #v = :v"
-        params["ExpressionAttributeNames"] = {"#pk": meta.hash_key, "#v": version.name}
-        params["ExpressionAttributeValues"] = {":v": {"N": str(obj.__dict__[version.name])}}
-    try:
-        response = connection.call("DeleteItem", **params)
-    except ConditionalCheckFailed as error:
-        raise VersionConflict(
-            f"{model.__name__} {obj.pk} changed since it was loaded; not deleted", code=error.code
-        ) from error
-    old = response.get("Attributes")
-    after_delete(model, obj.pk, old)
-    return 1 if old else 0
-
-
-# Reads and tries before giving up when a guarded item keeps changing under a write.
-ATTEMPTS = 5
-
-
-def _delete_guarded(obj: Any) -> int:
-    model, meta = type(obj), obj._meta
-    version = meta.version_field
-    for _attempt in range(ATTEMPTS):
-        current = loading.load_one(model, obj.pk, consistent=True)
-        loaded = obj.__dict__.get(version.name) if version is not None else None
-        if (
-            current is not None
-            and version is not None
-            and loaded is not None
-            and (current.get(version.name) != version.to_dynamo(loaded))
-        ):
-            raise VersionConflict(f"{model.__name__} {obj.pk} changed since it was loaded; not deleted")
-        current = cascade.prepare_parent_delete(obj, current)
-        if current is None:
-            after_delete(model, obj.pk, None)
-            return 0
-        builder = Builder()
-        conditions = [f"attribute_exists({builder.name(meta.hash_key)})"]
-        conditions += integrity.reference_conditions(model, current, builder)
-        conditions += integrity.counts_zero_conditions(model, builder)
-        request = {
-            "TableName": meta.table_name,
-            "Key": meta.key(obj.pk),
-            "ConditionExpression": " AND ".join(conditions),
-            **builder.params(),
-        }
-        try:
-            integrity.delete_item(model, obj.pk, current, request)
-        except ConditionalCheckFailed:
-            continue  # a reference moved or a child was added since the read: look again
-        after_delete(model, obj.pk, current)
-        return 1
-    raise ConditionalCheckFailed(f"{model.__name__} {obj.pk}: the item kept changing; not deleted")
-
-
-def after_delete(model: Any, pk: str, old: dict | None) -> None:
-    """After a delete: release the item's unique claims and update the caches."""
-    if old:
-        unique.release_all(model, unique.claims_of(model, old), pk)
-    loading.forget(model, pk, deleted=True)
-    loading.table_written(model, cache.Change.deleted(old))
 
 
 def _validate_all(model: Any, objs: list) -> list[dict]:
@@ -436,16 +387,3 @@ def bulk_insert(model: Any, objs: list, batch_size: int | None = None) -> list:
         loading.remember(model, item, since=mark, write=True)
     loading.table_written(model, *(cache.Change.created(item) for item in items))
     return objs
-
-
-def bulk_delete(model: Any, objs: list) -> int:
-    """Delete loaded objects with BatchWriteItem (25 a call) and release their claims."""
-    if not objs:
-        return 0
-    if integrity.outgoing(model) or integrity.incoming(model):
-        return sum(delete(obj) for obj in objs)
-    meta = model._meta
-    batch.batch_write(meta.table_name, delete_pks=[meta.key(o.pk) for o in objs], key_names=meta.keys.names)
-    for obj in objs:
-        after_delete(model, obj.pk, obj._state.stored)
-    return len(objs)

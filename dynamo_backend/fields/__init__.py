@@ -2,8 +2,9 @@
 
 from ..codec import FieldValueError
 from .base import NOT_PROVIDED, Field
-from .containers import JSONField, ListField
+from .containers import JSONField, ListField, SetField
 from .scalars import (
+    BinaryField,
     BooleanField,
     CharField,
     DateTimeField,
@@ -17,6 +18,7 @@ from .scalars import (
 
 __all__ = [
     "NOT_PROVIDED",
+    "BinaryField",
     "BooleanField",
     "CharField",
     "DateTimeField",
@@ -28,6 +30,7 @@ __all__ = [
     "JSONField",
     "TTLField",
     "ListField",
+    "SetField",
     "UUIDField",
     "VersionField",
 ]

@@ -14,9 +14,6 @@ from ..exceptions import FieldError
 NOT_PROVIDED = object()
 
 
-NOT_PROVIDED = object()
-
-
 def _check_on_delete(on_delete: Any, references: Any, nullable: bool) -> Any:
     """Return Django's on_delete handler for a reference (DO_NOTHING when not given), or raise."""
     if on_delete is None:
@@ -53,11 +50,12 @@ class Field:
     dynamo_type = "S"
     indexable = True
     claimable = False  # unique=True needs a string value to name its claim
+    lookups: tuple[str, ...] | None = None  # the lookups filters may use; None: every lookup the type allows
 
     @property
     def ordered(self) -> bool:
-        """Return whether DynamoDB compares stored values with <, >, BETWEEN (S and N types)."""
-        return self.dynamo_type in ("S", "N")
+        """Return whether DynamoDB compares stored values with <, >, BETWEEN (S, N and B types)."""
+        return self.dynamo_type in ("S", "N", "B")
 
     creation_counter = 0
 
@@ -107,7 +105,7 @@ class Field:
             raise FieldError(
                 f"{cls.__name__}.{name}: index=True is not allowed on {type(self).__name__}. "
                 "Hint: GSI keys must be top-level S, N or B attributes; index a CharField, "
-                "IntegerField, DecimalField, UUIDField or DateTimeField instead."
+                "IntegerField, DecimalField, UUIDField, DateTimeField or BinaryField instead."
             )
         if self.unique and not self.claimable:
             raise FieldError(f"{cls.__name__}.{name}: unique=True is supported on CharField and UUIDField only.")
@@ -171,4 +169,8 @@ class Field:
 
     def key_type(self) -> str:
         """Return the GSI key type (S, N or B)."""
-        return "N" if self.dynamo_type == "N" else "S"
+        return self.dynamo_type if self.dynamo_type in ("N", "B") else "S"
+
+    def stored_equal(self, a: dict | None, b: dict | None) -> bool:
+        """Return whether two stored attribute values (None: absent) hold the same value."""
+        return a == b

@@ -208,6 +208,35 @@ class BooleanField(Field):
         return operator.itemgetter("BOOL")
 
 
+class BinaryField(Field):
+    """Bytes, stored as B. It can key an index; DynamoDB orders B values byte by byte, as Python orders bytes."""
+
+    dynamo_type = "B"
+
+    def to_python(self, value: Any) -> Any:
+        if isinstance(value, bytearray | memoryview):
+            return bytes(value)
+        if not isinstance(value, bytes):
+            raise FieldValueError(f"Expected bytes, got {type(value).__name__}.")
+        return value
+
+    def clean(self, value: Any) -> Any:
+        if value == b"" and self.is_index_key:
+            # Index key attributes may not be empty: store the item sparse, as CharField does.
+            value = None
+            if not self.nullable:
+                raise FieldValueError("This field cannot be empty.")
+        return super().clean(value)
+
+    def to_dynamo(self, value: Any) -> dict | None:
+        if value is None or (value == b"" and self.is_index_key):
+            return None
+        return {"B": bytes(value)}
+
+    def from_dynamo(self, av: dict) -> Any:
+        return bytes(av["B"])
+
+
 class DateTimeField(Field):
     """A timezone-aware datetime, stored as a fixed-width ISO-8601 UTC string."""
 

@@ -6,6 +6,7 @@ from dynamo_backend import (
     CASCADE,
     PROTECT,
     SET_NULL,
+    BinaryField,
     BooleanField,
     CharField,
     CompositePrimaryKey,
@@ -17,6 +18,7 @@ from dynamo_backend import (
     IntegerField,
     JSONField,
     ListField,
+    SetField,
     ShardedCounter,
     ShardKeyField,
     UUIDField,
@@ -283,3 +285,35 @@ class Entry(DynamoModel):
     feed = ShardKeyField(shards=4)
     title = CharField()
     created_at = DateTimeField(auto_now_add=True, nullable=False)
+
+
+class Tagged(DynamoModel):
+    """Sets (SS / NS / BS) and bytes (B), a binary GSI partition key and a binary GSI sort key (issue 12)."""
+
+    class Meta:
+        app_label = "libtests"
+        indexes = [Index("kind", sort_key="digest")]
+
+    kind = CharField()
+    digest = BinaryField()
+    blob = BinaryField(index=True)
+    tags = SetField(of="string")
+    scores = SetField(of="number")
+    blobs = SetField(of="binary")
+    ids = SetField(IntegerField(), choices=[1, 2, 3, 4, 5])
+    data = JSONField()
+    items = ListField()
+    title = CharField()
+    n = IntegerField()
+
+
+class Guarded(DynamoModel):
+    """Conditional saves and deletes with a version field and a unique value."""
+
+    class Meta:
+        app_label = "libtests"
+
+    status = CharField()
+    slug = CharField(unique=True)
+    n = IntegerField()
+    version = VersionField()
