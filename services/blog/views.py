@@ -23,7 +23,7 @@ from .errors import RETRY_AFTER_SECONDS, InvalidInput, NotFound, error_response
 from .idempotency import create_once
 from .models import Author, Comment, Post
 from .pagination import paginate
-from .serializers import author_to_dict, comment_to_dict, post_to_dict, related_author
+from .serializers import author_to_dict, comment_to_dict, post_to_dict, related_author, render
 from .validation import AUTHOR_SCHEMA, COMMENT_SCHEMA, POST_SCHEMA, parse_json_object, parse_uuid
 
 # The post page shows this many comments; the rest are one cursor away
@@ -48,8 +48,8 @@ def _no_content() -> HttpResponse:
     return HttpResponse(status=204)
 
 
-def _created(payload: dict, location: str) -> JsonResponse:
-    response = JsonResponse(payload, status=201)
+def _created(payload: dict, location: str) -> HttpResponse:
+    response = render(payload, status=201)
     response["Location"] = location
     return response
 
@@ -77,7 +77,7 @@ class AuthorListView(ApiView):
         viewer = auth.viewer(request)
         authors, next_cursor = paginate(request, Author.objects.all(), "authors")
         results = [author_to_dict(a, show_email=viewer.may_see_email(a.pk)) for a in authors]
-        return JsonResponse({"results": results, "next_cursor": next_cursor})
+        return render({"results": results, "next_cursor": next_cursor})
 
     @auth.signup
     def post(self, request):
@@ -92,7 +92,7 @@ class AuthorDetailView(ApiView):
     def get(self, request, pk):
         viewer = auth.viewer(request)
         author = _get_or_404(Author, pk)
-        return JsonResponse(author_to_dict(author, show_email=viewer.may_see_email(author.pk)))
+        return render(author_to_dict(author, show_email=viewer.may_see_email(author.pk)))
 
     @auth.write
     def put(self, request, pk):
@@ -103,7 +103,7 @@ class AuthorDetailView(ApiView):
             for name, value in data.items():
                 setattr(author, name, value)
             author.save(update_fields=list(data))
-        return JsonResponse(author_to_dict(author, show_email=True))
+        return render(author_to_dict(author, show_email=True))
 
     patch = put
 
@@ -138,9 +138,7 @@ class PostListView(ApiView):
         posts, next_cursor = paginate(request, queryset, scope)
         # The view counts' shards and the authors in one BatchGetItem.
         Post.views.get_many(posts, also_load={Author: [p.author_pk for p in posts]})
-        return JsonResponse(
-            {"results": [post_to_dict(p, related_author(p)) for p in posts], "next_cursor": next_cursor}
-        )
+        return render({"results": [post_to_dict(p, related_author(p)) for p in posts], "next_cursor": next_cursor})
 
     @auth.write
     def post(self, request):
@@ -171,7 +169,7 @@ class PostDetailView(ApiView):
         payload = post_to_dict(post, authors.get(post.author_pk))
         payload["comments"] = [comment_to_dict(c, authors.get(c.author_pk)) for c in comments]
         payload["comments_truncated"] = page.next_key is not None
-        return JsonResponse(payload)
+        return render(payload)
 
     @auth.write
     def put(self, request, pk):
@@ -183,7 +181,7 @@ class PostDetailView(ApiView):
             for name, value in data.items():
                 setattr(post, name, value)
             post.save(update_fields=[*data, "updated_at"])
-        return JsonResponse(post_to_dict(post, author or related_author(post)))
+        return render(post_to_dict(post, author or related_author(post)))
 
     patch = put
 
@@ -209,7 +207,7 @@ class PostCommentsView(ApiView):
         _get_or_404(Post, pk)
         queryset = Comment.objects.filter(post_pk=pk).order_by("sk").prefetch("author")
         comments, next_cursor = paginate(request, queryset, f"comments:{pk}")
-        return JsonResponse(
+        return render(
             {"results": [comment_to_dict(c, related_author(c)) for c in comments], "next_cursor": next_cursor}
         )
 
@@ -235,7 +233,7 @@ def _comment_or_404(text: str) -> Comment:
 class CommentDetailView(ApiView):
     def get(self, request, pk):
         comment = _comment_or_404(pk)
-        return JsonResponse(comment_to_dict(comment, related_author(comment)))
+        return render(comment_to_dict(comment, related_author(comment)))
 
     @auth.write
     def delete(self, request, pk):
