@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import subprocess
 import sys
 
 import pytest
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import MaxValueValidator, RegexValidator, validate_email, validate_slug
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dynamo_backend import (
     BooleanField,
@@ -21,7 +24,7 @@ from dynamo_backend import (
     UUIDField,
     ValidationError,
 )
-from dynamo_backend.schemas import READ_ONLY, REQUIRED, UNKNOWN, ModelSchema, json_schemas, to_json
+from dynamo_backend.schemas import EMAIL_PATTERN, READ_ONLY, REQUIRED, UNKNOWN, ModelSchema, json_schemas, to_json
 from tests.engines import REPO_ROOT
 
 pytestmark = pytest.mark.usefixtures("no_dynamodb")
@@ -118,7 +121,7 @@ def test_the_json_schema_says_what_the_fields_declare():
     assert create["additionalProperties"] is False
     assert (handle["type"], handle["maxLength"]) == ("string", 20)
     assert handle["pattern"] == r"\S" and handle["allOf"] == [{"pattern": "^[a-z]+$"}]
-    assert create["properties"]["email"]["format"] == "email"
+    assert create["properties"]["email"]["pattern"] == EMAIL_PATTERN
     assert create["properties"]["slug"]["pattern"] == "^[-a-zA-Z0-9_]+$"
     assert create["properties"]["slug"]["default"] == "x"
     assert create["properties"]["kind"]["enum"] == ["a", "b"]
@@ -150,6 +153,20 @@ def test_dump_takes_the_readable_fields_and_to_json_writes_rfc3339():
 def test_a_field_name_the_model_lacks_fails_at_definition():
     with pytest.raises(ValueError, match="colour"):
         ModelSchema(Profile, writable=("colour",))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.from_regex(EMAIL_PATTERN, fullmatch=True).filter(lambda s: len(s) <= 254))
+def test_every_address_the_email_pattern_admits_django_accepts(address):
+    """Found by the contract test: ``format: email`` alone admits ``0@0.a``, which Django refuses."""
+    validate_email(address)
+
+
+@pytest.mark.parametrize("address", ["0@0.a", "a@b", "a..b@example.com", ".a@example.com", "a@-x.com", "a@x.co-"])
+def test_the_email_pattern_refuses_what_django_refuses(address):
+    with pytest.raises(DjangoValidationError):
+        validate_email(address)
+    assert re.fullmatch(EMAIL_PATTERN, address) is None
 
 
 def test_the_library_imports_without_pydantic():
