@@ -27,7 +27,8 @@ unknown fields) and writes the JSON Schema. Its errors are mapped to one
 ``ValidationError`` whose ``message_dict`` names each field.
 
 Responses: :meth:`ModelSchema.dump` takes an instance's readable fields into
-a dict, and :func:`to_json` renders any such payload with pydantic-core
+a dict, and :func:`to_json` (or :func:`to_jsonable` for ``json.dumps``)
+renders any such payload with pydantic-core
 (datetimes as RFC 3339 in UTC, ``Z``).
 
 pydantic is optional for the library: only this module imports it.
@@ -74,7 +75,17 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised by tests/library/test_schemas.py in a subprocess
     raise ImportError("dynamo_backend.schemas needs pydantic 2: pip install 'pydantic>=2.6,<3'") from exc
 
-__all__ = ["READ_ONLY", "UNKNOWN", "REQUIRED", "NOT_NULL", "ModelSchema", "field_json_schema", "to_json"]
+__all__ = [
+    "READ_ONLY",
+    "UNKNOWN",
+    "REQUIRED",
+    "NOT_NULL",
+    "ModelSchema",
+    "field_json_schema",
+    "json_schemas",
+    "to_json",
+    "to_jsonable",
+]
 
 READ_ONLY = "This field is read-only."
 UNKNOWN = "Unknown field."
@@ -396,6 +407,11 @@ class ModelSchema:
 def to_json(payload: Any) -> bytes:
     """Render a response payload (dicts, lists, datetimes, Decimals, UUIDs) as compact JSON bytes."""
     return pydantic_core.to_json(payload)
+
+
+def to_jsonable(payload: Any) -> Any:
+    """The payload with only JSON types left (datetimes as RFC 3339 strings...), for ``json.dumps``."""
+    return pydantic_core.to_jsonable_python(payload)
 
 
 def json_schemas(

@@ -2,17 +2,19 @@
 
 Each ``*_to_dict`` takes the readable fields its schema names from the
 instance (``Schema.dump``) and adds what the response computes; :func:`render`
-writes a payload as JSON with pydantic-core (datetimes in RFC 3339, UTC, ``Z``).
+writes a payload as JSON: values made JSON by pydantic-core (datetimes in RFC
+3339, UTC, ``Z``), then ``json.dumps`` in the same layout as the error bodies.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.http import HttpResponse
 
-from dynamo_backend.schemas import to_json
+from dynamo_backend.schemas import to_jsonable
 
 from .models import ApiToken, Author, Comment, Post
 from .schemas import AUTHOR_REF_SCHEMA, AUTHOR_SCHEMA, COMMENT_SCHEMA, POST_SCHEMA, TOKEN_SCHEMA
@@ -22,7 +24,7 @@ JSON = "application/json"
 
 def render(payload: Any, status: int = 200) -> HttpResponse:
     """A JSON response for a payload of dicts, lists and field values."""
-    return HttpResponse(to_json(payload), content_type=JSON, status=status)
+    return HttpResponse(json.dumps(to_jsonable(payload)), content_type=JSON, status=status)
 
 
 def author_to_dict(author: Author, *, show_email: bool = False) -> dict[str, Any]:
