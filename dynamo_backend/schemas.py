@@ -145,10 +145,21 @@ def validator_json_schema(validator: Callable[[Any], None]) -> dict[str, Any]:
     return {}
 
 
+def _anchored(pattern: str) -> bool:
+    return pattern.startswith("^") and pattern.endswith("$")
+
+
 def _merge(schema: dict[str, Any], extra: Mapping[str, Any]) -> None:
-    """Add keywords; a second ``pattern`` (a string may need to match several) goes to ``allOf``."""
+    """Add keywords; a second ``pattern`` (a string may need to match several) goes to ``allOf``.
+
+    An anchored pattern (the whole string) leads: generators build strings from
+    ``pattern`` and filter by the others, and a whole-string pattern usually
+    implies a loose one (``\\S``, not blank), never the other way round.
+    """
     for key, value in extra.items():
         if key == "pattern" and "pattern" in schema and schema["pattern"] != value:
+            if _anchored(value) and not _anchored(schema["pattern"]):
+                schema["pattern"], value = value, schema["pattern"]
             schema.setdefault("allOf", []).append({"pattern": value})
         elif key == "items" and isinstance(schema.get("items"), dict):
             _merge(schema["items"], value)

@@ -80,8 +80,9 @@ def validate_not_blank(value: str) -> None:
 
 
 # What the validators say in the API's JSON Schema (dynamo_backend.schemas reads ``json_schema``):
-# ``\S`` is "some character that is not whitespace", the test str.strip() makes.
-NOT_BLANK_PATTERN = r"\S"
+# "some character that is not whitespace" as str.strip() sees it, spelled out: ``\S`` differs
+# between Python and JSON Schema's ECMA-262 (U+001C-U+001F, U+0085, U+FEFF).
+NOT_BLANK_PATTERN = r"[^\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 validate_not_blank.json_schema = {"pattern": NOT_BLANK_PATTERN}  # type: ignore[attr-defined]
 
 

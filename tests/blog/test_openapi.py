@@ -12,6 +12,7 @@ from django.test import Client
 from openapi_spec_validator import validate
 
 from services.blog import docs, openapi
+from services.blog.models import NOT_BLANK_PATTERN
 from services.blog.schemas import AUTHOR_SCHEMA, COMMENT_SCHEMA, POST_SCHEMA
 
 pytestmark = pytest.mark.usefixtures("no_dynamodb")
@@ -98,7 +99,9 @@ def test_every_error_code_the_blog_answers_with_is_described():
 def test_bodies_come_from_the_model_schemas():
     schemas = DOC["components"]["schemas"]
     username = schemas["AuthorCreate"]["properties"]["username"]
-    assert username["maxLength"] == 50 and username["pattern"] == r"\S"
+    assert username["maxLength"] == 50 and username["pattern"] == r"^[\w.@+-]+$"
+    assert username["allOf"] == [{"pattern": NOT_BLANK_PATTERN}]
+
     assert schemas["AuthorCreate"]["required"] == ["username", "email"]
     assert schemas["PostCreate"]["required"] == ["title", "slug"]  # author_pk: the token's author
     assert schemas["PostCreate"]["properties"]["tags"]["maxItems"] == 20
@@ -107,6 +110,14 @@ def test_bodies_come_from_the_model_schemas():
     for schema in (AUTHOR_SCHEMA, POST_SCHEMA, COMMENT_SCHEMA):
         assert set(schemas[f"{schema.name}Update"]["properties"]) == set(schema.writable)
         assert schemas[f"{schema.name}Create"]["additionalProperties"] is False
+
+
+def test_the_not_blank_pattern_is_pythons_whitespace_exactly():
+    """Found by the contract test: ``\\S`` let U+0085 through JSON Schema, which str.strip() calls blank."""
+    blank = re.compile(NOT_BLANK_PATTERN)
+    for code in range(0x110000):
+        char = chr(code)
+        assert (blank.fullmatch(char) is None) == char.isspace(), hex(code)
 
 
 def test_creates_link_to_what_they_made():

@@ -13,7 +13,8 @@ send; rate limits are off (one client address makes every request).
 
 SCHEMATHESIS_MAX_EXAMPLES (default 10) sets examples per operation and phase:
 ``SCHEMATHESIS_MAX_EXAMPLES=200 make test PYTEST_ARGS=tests/stack/test_contract.py``
-is the long run. SCHEMATHESIS_SEED repeats a run.
+is the long run (new cases each time). SCHEMATHESIS_SEED repeats a run; the
+default run always uses the same seed.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ START_TIMEOUT = 90.0
 MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "") or 10)
 # The whole run's bound: the default run takes seconds; a long run scales with its examples.
 RUN_TIMEOUT = 300 + 12 * MAX_EXAMPLES
+DEFAULT_SEED = "20261130"
 
 
 def shell_env() -> dict[str, str]:
@@ -122,13 +124,18 @@ def test_every_operation_keeps_the_contract(live_stack, tmp_path):
         f"{live_stack['url']}/api/openapi.json",
         "--max-examples",
         str(MAX_EXAMPLES),
+        # One worker: CPython 3.11 before 3.11.8 can fail ast.parse() run from two threads at once
+        # ("AST constructor recursion depth mismatch", CPython gh-106905), which Hypothesis calls.
         "--workers",
-        "2",
+        "1",
         "--request-timeout",
         "30",
     ]
-    if os.environ.get("SCHEMATHESIS_SEED"):
-        command += ["--seed", os.environ["SCHEMATHESIS_SEED"]]
+    # The default run is seeded (the same cases every time, so `make test` does not vary); a long run
+    # (SCHEMATHESIS_MAX_EXAMPLES) draws new ones unless SCHEMATHESIS_SEED says which.
+    seed = os.environ.get("SCHEMATHESIS_SEED") or ("" if os.environ.get("SCHEMATHESIS_MAX_EXAMPLES") else DEFAULT_SEED)
+    if seed:
+        command += ["--seed", seed]
     # In a scratch directory: Schemathesis keeps its example database and reports in the working directory.
     done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT)
     report = done.stdout + done.stderr
