@@ -61,6 +61,8 @@ _UNAVAILABLE_CODES = frozenset(
     }
 )
 _SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
+# Set in a response's ResponseMetadata when an earlier attempt of the call may have been applied.
+_AFTER_UNKNOWN = "DynamoBackendAfterUnknownAttempt"
 _method_names: dict[str, str] = {}
 
 
@@ -266,7 +268,7 @@ def call(operation: str, *, idempotent: bool | None = None, **params: Any) -> di
     for attempt in range(attempts):
         _check_deadline(operation, attempt)
         try:
-            return _attempt(operation, method, params)
+            response = _attempt(operation, method, params)
         except exc.DynamoBackendError as error:
             error.after_unknown = unknown
             retry = attempt + 1 < attempts and (not error.maybe_applied or repeatable) and _retryable(error)
@@ -280,7 +282,20 @@ def call(operation: str, *, idempotent: bool | None = None, **params: Any) -> di
                     f"{operation}: the request's DynamoDB deadline ran out after {error}"
                 ) from error
             sleep(pause)
+            continue
+        if unknown:
+            response.setdefault("ResponseMetadata", {})[_AFTER_UNKNOWN] = True
+        return response
     raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+def after_unknown(response: dict) -> bool:
+    """Return whether a call's answer came from a retry after an attempt that may have been applied.
+
+    A DeleteItem that finds nothing then may have found nothing because its
+    own earlier attempt deleted the item (that attempt's answer was lost).
+    """
+    return bool(response.get("ResponseMetadata", {}).get(_AFTER_UNKNOWN))
 
 
 def _retryable(error: exc.DynamoBackendError) -> bool:

@@ -2,7 +2,7 @@
 
 Kept apart from writes.py, which inserts and updates; ``writes`` re-exports
 these names. A model with guarded relations (on_delete) deletes through
-integrity.py.
+integrity.py and cascade.py.
 """
 
 from __future__ import annotations
@@ -51,8 +51,10 @@ def delete(obj: Any, condition: Q | None = None) -> int:
     except ConditionalCheckFailed as error:
         raise _delete_refused(obj, error, node) from error
     old = response.get("Attributes")
-    after_delete(model, obj.pk, old)
-    return 1 if old else 0
+    # Nothing found by a retry whose first attempt's answer was lost: that attempt deleted the loaded item.
+    ours = old is not None or (connection.after_unknown(response) and not obj._state.adding)
+    after_delete(model, obj.pk, old or (obj._state.stored if ours else None))
+    return 1 if ours else 0
 
 
 def _delete_refused(obj: Any, error: ConditionalCheckFailed, node: Node | None) -> Exception:
@@ -95,7 +97,10 @@ def _delete_guarded(obj: Any, node: Node | None = None) -> int:
         }
         try:
             integrity.delete_item(model, obj.pk, current, request)
-        except ConditionalCheckFailed:
+        except ConditionalCheckFailed as error:
+            if error.after_unknown and loading.load_one(model, obj.pk, consistent=True) is None:
+                after_delete(model, obj.pk, current)  # our own attempt deleted it; its answer was lost
+                return 1
             continue  # a reference moved or a child was added since the read: look again
         after_delete(model, obj.pk, current)
         return 1

@@ -276,12 +276,19 @@ def delete_item(model: Any, pk: str, current: dict, delete: dict) -> None:
             return
         except TransactionCanceled as error:
             if 0 in failed_actions(error):
-                raise ConditionalCheckFailed(str(error), code="ConditionalCheckFailedException") from error
+                refused = ConditionalCheckFailed(str(error), code="ConditionalCheckFailedException")
+                refused.after_unknown = error.after_unknown
+                raise refused from error
             # A parent is already gone (only DO_NOTHING-style data can do that): delete the child alone.
         except DynamoBackendError:
             if Transactions.supported():
                 raise
-    connection.call("DeleteItem", **delete)
+    try:
+        connection.call("DeleteItem", **delete)
+    except ConditionalCheckFailed as error:
+        if not error.after_unknown or loading.load_one(model, pk, consistent=True) is not None:
+            raise
+        # Our own earlier attempt deleted it (its answer was lost): uncount it once, below.
     for relation, parent_pk in guards:
         with contextlib.suppress(ConditionalCheckFailed):  # the parent is gone: nothing to uncount
             connection.call("UpdateItem", **_parent_update(relation, parent_pk, -1, guard=False)["Update"])

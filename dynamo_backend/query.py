@@ -1,6 +1,8 @@
 """The lazy DynamoQuerySet: chaining builds conditions; evaluation plans, executes and shapes results.
 
-planner.py decides how to read; execution.py reads; query_writes.py and scans.py are mixins."""
+planner.py decides how to read (pure); execution.py reads; writes.py writes; query_lookups.py,
+query_writes.py and scans.py hold the lookup, write and parallel-scan methods (mixins).
+"""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from . import connection, integrity, loading, paths, unique
 from .compiler import UPDATE_VALUES, Builder, compile_node, compile_update
 from .exceptions import ConditionalCheckFailed, FieldError, ValidationError
 from .expressions import Node, attributes_of, matches
-from .update_values import SEP, is_idempotent, path_value, required_attributes, resolve_change, split_path
+from .update_values import SEP, is_idempotent, path_value, required_attributes, resolve_change, root, split_path
 from .writes import ATTEMPTS, with_changes, written
 
 __all__ = ["clean_changes", "condition_text", "update_item", "update_request", "update_unique_item"]
@@ -126,7 +126,7 @@ def update_item(
             if not changes:
                 return True  # only removals of keys that are not there: the item matched, nothing to do
             continue
-        written(model, response.get("Attributes"), pk, mark, changed=changes)
+        written(model, response.get("Attributes"), pk, mark, changed={root(target) for target in changes})
         return True
     raise ConditionalCheckFailed(f"{model.__name__} {pk}: the operands of the update kept changing; not written")
 

@@ -241,7 +241,8 @@ def _update_in_place(obj: Any, item: dict, changes: dict, node: Node | None) -> 
     except ConditionalCheckFailed as error:
         loading.forget(model, obj.pk)
         current = _current_or_none(model, obj.pk)
-        if current is None or not _applied(model, current, changes) or conditional.fails(obj, node, current):
+        ours = _maybe_ours(error) and current is not None and _applied(model, current, changes)
+        if current is None or not ours or conditional.fails(obj, node, current):
             raise _update_refused(obj, error, current, node) from error
         return current  # our own earlier attempt landed (its answer was lost): done, once
     new_item = response.get("Attributes") or item

@@ -13,7 +13,9 @@ create, so two racing requests with one key cannot both run), with a TTL of
   ``idempotency_key_in_flight`` with Retry-After;
 - a request that failed with a 5xx (DynamoDB down, deadline spent) leaves the
   key claimable at once: its retry runs again with the same resource pk, so a
-  resource the first attempt did store is found, not created twice.
+  resource the first attempt did store is found, not created twice;
+- so does a request refused before it ran (401 without a usable token, 429
+  rate limited): its answer is not kept, and the retry runs.
 
 Keys are scoped per client credential (a hash of the Authorization header),
 method and path. Secrets in a response (a signup's token) are never stored:
@@ -45,6 +47,9 @@ MAX_KEY_LENGTH = 255
 # Attempts at recording an answer, and the DynamoDB time they may take beyond the request's deadline.
 FINISH_TRIES = 3
 FINISH_SECONDS = 3.0
+# Answers to a request that was refused before it ran (no token, rate limited): not kept, so
+# its retry runs (a kept 429 would answer every retry with the same key for 24 hours).
+NOT_RUN = frozenset({401, 429})
 # Response fields never stored for a replay (secrets shown once).
 SECRET_FIELDS = ("token",)
 
@@ -170,7 +175,7 @@ class IdempotencyMiddleware:
     @staticmethod
     def _finish(record: IdempotencyRecord, response: HttpResponse) -> None:
         """Remember the answer (or, after a 5xx, free the key at once), trying hard: the write did happen."""
-        if response.status_code >= 500:
+        if response.status_code >= 500 or response.status_code in NOT_RUN:
             record.lease_until = 0  # a retry may run again at once, with the same resource pk
             updates = [["lease_until"]]
         else:

@@ -21,9 +21,12 @@ DynamoDB's Time to Live once its window is over.
 
 Every rule on a value lives here, once, in the field arguments: type,
 max_length, nullability and ``validators=`` (run by ``full_clean()`` on every
-write). The API's request validation (validation.py) reads them from the
-models; it restates none. Sort keys of indexes are ``nullable=False``: an
-index only serves a query when every matching item is in it.
+write). The API's request and response schemas (schemas.py, through
+dynamo_backend.schemas) and its OpenAPI description read them from the
+models; they restate none. A validator that is a plain function says what it
+checks in JSON Schema words with a ``json_schema`` attribute. Sort keys of
+indexes are ``nullable=False``: an index only serves a query when every
+matching item is in it.
 """
 
 from __future__ import annotations
@@ -76,6 +79,13 @@ def validate_not_blank(value: str) -> None:
         raise DjangoValidationError("This field cannot be blank.")
 
 
+# What the validators say in the API's JSON Schema (dynamo_backend.schemas reads ``json_schema``):
+# "some character that is not whitespace" as str.strip() sees it, spelled out: ``\S`` differs
+# between Python and JSON Schema's ECMA-262 (U+001C-U+001F, U+0085, U+FEFF).
+NOT_BLANK_PATTERN = r"[^\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+validate_not_blank.json_schema = {"pattern": NOT_BLANK_PATTERN}  # type: ignore[attr-defined]
+
+
 def validate_tags(value: list) -> None:
     """Refuse more than TAGS_MAX_ITEMS tags, or a tag that is not a short non-blank string."""
     if len(value) > TAGS_MAX_ITEMS:
@@ -85,6 +95,12 @@ def validate_tags(value: list) -> None:
             raise DjangoValidationError("Each tag must be a non-blank string.")
         if len(tag) > TAG_MAX_LENGTH:
             raise DjangoValidationError(f"Each tag must have at most {TAG_MAX_LENGTH} characters.")
+
+
+validate_tags.json_schema = {  # type: ignore[attr-defined]
+    "maxItems": TAGS_MAX_ITEMS,
+    "items": {"type": "string", "maxLength": TAG_MAX_LENGTH, "pattern": NOT_BLANK_PATTERN},
+}
 
 
 class Author(DynamoModel):

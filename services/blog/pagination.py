@@ -25,8 +25,9 @@ _SALT = "services.blog.pagination.cursor"
 
 
 def parse_limit(request) -> int:
+    """``?limit=``: an integer from 1 to MAX_LIMIT, DEFAULT_LIMIT when absent (an empty value is not a number)."""
     raw = request.GET.get("limit")
-    if raw is None or raw == "":
+    if raw is None:
         return DEFAULT_LIMIT
     try:
         limit = int(raw)
@@ -47,6 +48,7 @@ def encode_cursor(next_key: dict[str, Any] | None, scope: str) -> str | None:
 
 
 def decode_cursor(request, scope: str) -> dict[str, Any] | None:
+    """The start key a ``?cursor=`` names; None for the first page (no cursor, or an empty one)."""
     raw = request.GET.get("cursor")
     if raw is None or raw == "":
         return None

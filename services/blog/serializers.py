@@ -1,23 +1,35 @@
-"""Model instances -> JSON-ready dicts (the response shapes of the API)."""
+"""Model instances -> JSON responses, in the shapes of the resources' schemas (schemas.py).
+
+Each ``*_to_dict`` takes the readable fields its schema names from the
+instance (``Schema.dump``) and adds what the response computes; :func:`render`
+writes a payload as JSON: values made JSON by pydantic-core (datetimes in RFC
+3339, UTC, ``Z``), then ``json.dumps`` in the same layout as the error bodies.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
+from django.http import HttpResponse
+
+from dynamo_backend.schemas import to_jsonable
 
 from .models import ApiToken, Author, Comment, Post
+from .schemas import AUTHOR_REF_SCHEMA, AUTHOR_SCHEMA, COMMENT_SCHEMA, POST_SCHEMA, TOKEN_SCHEMA
+
+JSON = "application/json"
+
+
+def render(payload: Any, status: int = 200) -> HttpResponse:
+    """A JSON response for a payload of dicts, lists and field values."""
+    return HttpResponse(json.dumps(to_jsonable(payload)), content_type=JSON, status=status)
 
 
 def author_to_dict(author: Author, *, show_email: bool = False) -> dict[str, Any]:
     """An author; ``email`` only for the author themself and the moderator (``auth.viewer().may_see_email``)."""
-    data = {
-        "pk": author.pk,
-        "username": author.username,
-        "email": author.email,
-        "bio": author.bio,
-        "created_at": author.created_at,
-    }
+    data = AUTHOR_SCHEMA.dump(author)
     if not show_email:
         del data["email"]
     return data
@@ -25,18 +37,14 @@ def author_to_dict(author: Author, *, show_email: bool = False) -> dict[str, Any
 
 def token_to_dict(token: ApiToken) -> dict[str, Any]:
     """What the API says about a token: never its secret nor its hash (the secret is shown once, at creation)."""
-    return {
-        "id": token.pk,
-        "author_pk": token.author_pk,
-        "created_at": token.created_at,
-        "revoked": bool(token.revoked),
-        "revoked_at": token.revoked_at,
-    }
+    return TOKEN_SCHEMA.dump(token, id=token.pk, revoked=bool(token.revoked))
 
 
 def author_ref(author_pk: str, author: Author | None) -> dict[str, Any]:
     """The short author form embedded in posts and comments."""
-    return {"pk": author_pk, "username": author.username if author is not None else None}
+    if author is None:
+        return {"pk": author_pk, "username": None}
+    return AUTHOR_REF_SCHEMA.dump(author)
 
 
 def related_author(obj: Post | Comment) -> Author | None:
@@ -48,27 +56,13 @@ def related_author(obj: Post | Comment) -> Author | None:
 
 
 def post_to_dict(post: Post, author: Author | None) -> dict[str, Any]:
-    return {
-        "pk": post.pk,
-        "title": post.title,
-        "slug": post.slug,
-        "body": post.body,
-        "author_pk": post.author_pk,
-        "author": author_ref(post.author_pk, author),
-        "published": post.published,
-        "tags": list(post.tags or []),
-        "view_count": post.views,  # the sharded count (read with the page's other items)
-        "created_at": post.created_at,
-        "updated_at": post.updated_at,
-    }
+    return POST_SCHEMA.dump(
+        post,
+        author=author_ref(post.author_pk, author),
+        tags=list(post.tags or []),
+        view_count=post.views,  # the sharded count (read with the page's other items)
+    )
 
 
 def comment_to_dict(comment: Comment, author: Author | None) -> dict[str, Any]:
-    return {
-        "pk": Comment.pk_text(comment.pk),
-        "post_pk": comment.post_pk,
-        "author_pk": comment.author_pk,
-        "author": author_ref(comment.author_pk, author),
-        "body": comment.body,
-        "created_at": comment.created_at,
-    }
+    return COMMENT_SCHEMA.dump(comment, pk=Comment.pk_text(comment.pk), author=author_ref(comment.author_pk, author))

@@ -8,13 +8,11 @@ author's tokens but mints none (that would be writing as the author).
 
 from __future__ import annotations
 
-from django.http import JsonResponse
-
 from . import auth
 from .errors import Forbidden, NotFound
 from .models import ApiToken, Author
 from .pagination import paginate
-from .serializers import token_to_dict
+from .serializers import render, token_to_dict
 from .views import ApiView, _created, _get_or_404, _no_content
 
 
@@ -25,7 +23,7 @@ class TokenListView(ApiView):
         tokens, next_cursor = paginate(
             request, ApiToken.objects.filter(author_pk=pk).order_by("-created_at"), f"tokens:{pk}"
         )
-        return JsonResponse({"results": [token_to_dict(t) for t in tokens], "next_cursor": next_cursor})
+        return render({"results": [token_to_dict(t) for t in tokens], "next_cursor": next_cursor})
 
     @auth.write
     def post(self, request, pk):
@@ -41,7 +39,7 @@ class TokenDetailView(ApiView):
         token = ApiToken.objects.consistent().filter(pk=token_id, author_pk=pk).first()
         if token is None:
             raise NotFound(f"Author {pk} has no token {token_id}.")
-        return JsonResponse(token_to_dict(token))
+        return render(token_to_dict(token))
 
     @auth.write
     def delete(self, request, pk, token_id):

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path, register_converter
 
-from . import token_views, views
+from . import docs, token_views, views
 from .models import Comment
 
 
@@ -44,5 +44,10 @@ urlpatterns = [
     path("api/posts/<pk:pk>/", views.PostDetailView.as_view(), name="post-detail"),
     path("api/posts/<pk:pk>/comments/", views.PostCommentsView.as_view(), name="post-comments"),
     path("api/comments/<comment:pk>/", views.CommentDetailView.as_view(), name="comment-detail"),
+    # The API's description and its docs page (not part of the description itself).
+    path("api/openapi.json", docs.OpenApiView.as_view(), name="openapi"),
+    path("api/docs/", docs.DocsPageView.as_view(), name="docs"),
+    path("api/docs/init.js", docs.DocsInitView.as_view(), name="docs-init"),
+    path("api/docs/assets/<str:name>", docs.DocsAssetView.as_view(), name="docs-asset"),
     re_path(r"^(?P<path>.*)$", views.route_not_found, name="not-found"),
 ]

@@ -28,7 +28,7 @@ from .errors import RETRY_AFTER_SECONDS, InvalidInput, NotFound, error_response
 from .idempotency import create_once
 from .models import Author, Comment, Post
 from .pagination import paginate
-from .serializers import author_to_dict, comment_to_dict, post_to_dict, related_author
+from .serializers import author_to_dict, comment_to_dict, post_to_dict, related_author, render
 from .validation import AUTHOR_SCHEMA, COMMENT_SCHEMA, POST_SCHEMA, parse_json_object, parse_uuid
 
 # The post page shows this many comments; the rest are one cursor away
@@ -53,8 +53,8 @@ def _no_content() -> HttpResponse:
     return HttpResponse(status=204)
 
 
-def _created(payload: dict, location: str) -> JsonResponse:
-    response = JsonResponse(payload, status=201)
+def _created(payload: dict, location: str) -> HttpResponse:
+    response = render(payload, status=201)
     response["Location"] = location
     return response
 
@@ -86,7 +86,7 @@ class AuthorListView(ApiView):
         if unchanged := not_modified(request, tag):
             return unchanged
         results = [author_to_dict(a, show_email=show) for a, show in zip(authors, shown, strict=True)]
-        return tagged(JsonResponse({"results": results, "next_cursor": next_cursor}), tag)
+        return tagged(render({"results": results, "next_cursor": next_cursor}), tag)
 
     @auth.signup
     def post(self, request):
@@ -105,7 +105,7 @@ class AuthorDetailView(ApiView):
         tag = etag(author, show_email)
         if unchanged := not_modified(request, tag):
             return unchanged  # the body is never built
-        return tagged(JsonResponse(author_to_dict(author, show_email=show_email)), tag)
+        return tagged(render(author_to_dict(author, show_email=show_email)), tag)
 
     @auth.write
     def put(self, request, pk):
@@ -116,7 +116,7 @@ class AuthorDetailView(ApiView):
             for name, value in data.items():
                 setattr(author, name, value)
             author.save(update_fields=list(data))
-        return JsonResponse(author_to_dict(author, show_email=True))
+        return render(author_to_dict(author, show_email=True))
 
     patch = put
 
@@ -156,8 +156,7 @@ class PostListView(ApiView):
         if unchanged := not_modified(request, tag):
             return unchanged
         return tagged(
-            JsonResponse({"results": [post_to_dict(p, related_author(p)) for p in posts], "next_cursor": next_cursor}),
-            tag,
+            render({"results": [post_to_dict(p, related_author(p)) for p in posts], "next_cursor": next_cursor}), tag
         )
 
     @auth.write
@@ -189,7 +188,7 @@ class PostDetailView(ApiView):
         payload = post_to_dict(post, authors.get(post.author_pk))
         payload["comments"] = [comment_to_dict(c, authors.get(c.author_pk)) for c in comments]
         payload["comments_truncated"] = page.next_key is not None
-        return JsonResponse(payload)
+        return render(payload)
 
     @auth.write
     def put(self, request, pk):
@@ -201,7 +200,7 @@ class PostDetailView(ApiView):
             for name, value in data.items():
                 setattr(post, name, value)
             post.save(update_fields=[*data, "updated_at"])
-        return JsonResponse(post_to_dict(post, author or related_author(post)))
+        return render(post_to_dict(post, author or related_author(post)))
 
     patch = put
 
@@ -231,7 +230,7 @@ class PostCommentsView(ApiView):
         if unchanged := not_modified(request, tag):
             return unchanged
         body = {"results": [comment_to_dict(c, related_author(c)) for c in comments], "next_cursor": next_cursor}
-        return tagged(JsonResponse(body), tag)
+        return tagged(render(body), tag)
 
     @auth.write
     def post(self, request, pk):
@@ -255,7 +254,7 @@ def _comment_or_404(text: str) -> Comment:
 class CommentDetailView(ApiView):
     def get(self, request, pk):
         comment = _comment_or_404(pk)
-        return JsonResponse(comment_to_dict(comment, related_author(comment)))
+        return render(comment_to_dict(comment, related_author(comment)))
 
     @auth.write
     def delete(self, request, pk):

@@ -24,6 +24,32 @@ def post_with_key(api, url, data, key, **kw):
     return api.post(url, data, HTTP_IDEMPOTENCY_KEY=key, **kw)
 
 
+def test_a_refused_write_is_not_kept_so_its_retry_runs_and_says_why(api, alice, assert_error):
+    """Found by the contract test: a 401 was kept, and its replay lost WWW-Authenticate."""
+    data = {"title": "T", "slug": "kept-401"}
+    for _ in range(2):  # no token: refused before it ran, each time with the challenge
+        response = post_with_key(api, "/api/posts/", data, "k-401")
+        assert_error(response, 401, "unauthorized")
+        assert response["WWW-Authenticate"].startswith("Bearer") and not response.has_header("Idempotent-Replayed")
+
+
+def test_a_rate_limited_create_runs_when_retried_with_its_key(api, alice, monkeypatch, assert_error):
+    """A 429 is not the key's answer: after the window the same key creates the post (once)."""
+    from services.blog import ratelimit
+
+    now = [1_800_000_000.0 - 1_800_000_000.0 % 60 + 1]
+    monkeypatch.setattr(ratelimit, "clock", lambda: now[0])
+    data = {"title": "T", "slug": "after-429"}
+    with override_settings(BLOG_RATE_LIMIT_TOKEN=(1, 60)):
+        assert api.patch(f"/api/authors/{alice['pk']}/", {"bio": "x"}, as_=alice).status_code == 200
+        assert_error(post_with_key(api, "/api/posts/", data, "k-429", as_=alice), 429, "rate_limited")
+        now[0] += 60
+        created = post_with_key(api, "/api/posts/", data, "k-429", as_=alice)
+        replay = post_with_key(api, "/api/posts/", data, "k-429", as_=alice)
+    assert created.status_code == 201, created.content
+    assert replay["Idempotent-Replayed"] == "true" and replay.json()["pk"] == created.json()["pk"]
+
+
 def test_a_replayed_create_returns_the_first_answer_and_writes_nothing(api):
     first = post_with_key(api, "/api/authors/", {"username": "ann", "email": "ann@example.com"}, "k-1")
     again = post_with_key(api, "/api/authors/", {"username": "ann", "email": "ann@example.com"}, "k-1")

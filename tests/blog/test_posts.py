@@ -132,9 +132,15 @@ def test_limit_100_is_allowed(api):
     assert api.get("/api/posts/?limit=100").status_code == 200
 
 
-@pytest.mark.parametrize("limit", ["0", "-1", "101", "abc", "1.5"])
+# "" (``?limit=``) found by the contract test: it was taken as no limit, though it is no integer.
+@pytest.mark.parametrize("limit", ["0", "-1", "101", "abc", "1.5", ""])
 def test_bad_limit_is_400(api, assert_error, limit):
     assert_error(api.get(f"/api/posts/?limit={limit}"), 400, "validation_error", "limit")
+
+
+def test_an_empty_cursor_is_the_first_page(api, alice):
+    api.create_post(alice["pk"], "only")
+    assert [p["slug"] for p in api.get("/api/posts/?cursor=").json()["results"]] == ["only"]
 
 
 def test_tampered_cursor_is_400(api, alice, assert_error):

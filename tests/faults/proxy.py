@@ -205,11 +205,11 @@ class FaultProxy:
 
     # --- used by the handler ----------------------------------------------------------
 
-    def _decide(self, operation: str, body: bytes) -> tuple[_Decision, threading.Event]:
+    def _decide(self, operation: str, body: bytes, *, tracked: bool = True) -> tuple[_Decision, threading.Event]:
         decision = _Decision()
         with self._lock:
             self._counts["request", operation] += 1
-            self._in_flight += 1
+            self._in_flight += tracked
             for rule in self._rules:
                 fault = rule.fault
                 if not fault.matches(operation, body) or rule.left == 0:
@@ -230,16 +230,20 @@ class FaultProxy:
                     decision.action, decision.code = fault.mode, fault.code
             return decision, self._release
 
-    def _done(self) -> None:
+    def _done(self, *, tracked: bool = True) -> None:
+        if not tracked:
+            return
         with self._lock:
             self._in_flight -= 1
             self._last_done = time.monotonic()
 
     def wait_idle(self, quiet: float = 0.5, timeout: float = 30.0) -> None:
-        """Return once no request has been in flight for ``quiet`` seconds; TimeoutError after ``timeout``.
+        """Return once no DynamoDB request has been in flight for ``quiet`` seconds; TimeoutError after ``timeout``.
 
         After :meth:`clear`, this lets the writes still on their way (delayed,
-        or retried by a client) land before the emulator is read.
+        or retried by a client) land before the emulator is read. DynamoDB
+        Streams requests (the workers' stream reader polls every half second)
+        pass through and are counted, but never keep the proxy from idling.
         """
         deadline = time.monotonic() + timeout
         while True:
@@ -299,12 +303,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        operation = (self.headers.get("X-Amz-Target") or "").rpartition(".")[2] or "-"
-        decision, release = self.proxy._decide(operation, body)
+        target = self.headers.get("X-Amz-Target") or ""
+        operation = target.rpartition(".")[2] or "-"
+        tracked = not target.startswith("DynamoDBStreams")
+        decision, release = self.proxy._decide(operation, body, tracked=tracked)
         try:
             self._apply(decision, release, operation, body)
         finally:
-            self.proxy._done()
+            self.proxy._done(tracked=tracked)
 
     def _apply(self, decision: _Decision, release: threading.Event, operation: str, body: bytes) -> None:
         if decision.before:

@@ -88,6 +88,28 @@ def test_a_second_guarded_create_of_an_equal_item_is_item_already_exists_and_cou
     assert engine.raw_get(Shelf, shelf.pk)[relation.counter] == {"N": "1"}
 
 
+@pytest.mark.models("Blob")
+def test_a_delete_whose_answer_was_lost_reports_the_item_deleted(tables, lossy, engine):
+    blob = Blob.objects.create(group="g", payload="p")
+    with lossy("delete_item") as client:
+        assert blob.delete()[0] == 1  # the retry finds nothing because the first attempt deleted it
+    assert client.calls.count("delete_item") == 2
+    assert engine.raw_get(Blob, blob.pk) is None
+    assert Blob.objects.filter(pk=blob.pk).first() is None
+
+
+def test_a_guarded_delete_whose_answer_was_lost_reports_the_item_deleted(engine, lossy):
+    engine.create_tables(*INTEGRITY_MODELS)
+    shelf = Shelf.objects.create(name="s")
+    book = Book.objects.create(shelf_pk=shelf.pk, title="b")
+    child_write = "transact_write_items" if engine.supports_transactions else "delete_item"
+    with lossy(child_write):
+        assert book.delete()[0] == 1
+    assert engine.raw_get(Book, book.pk) is None
+    (relation,) = integrity.incoming(Shelf)
+    assert engine.raw_get(Shelf, shelf.pk)[relation.counter] == {"N": "0"}
+
+
 def test_a_guarded_create_whose_answer_was_lost_succeeds_once(engine, lossy):
     engine.create_tables(*INTEGRITY_MODELS)
     shelf = Shelf.objects.create(name="s")

@@ -191,6 +191,21 @@ def test_stale_save_raises_version_conflict(engine):
 
 
 @pytest.mark.models("Versioned")
+def test_two_stale_saves_of_equal_values_one_wins_one_conflicts(engine):
+    """Equal values do not make the second save the first one's retry: one version, one winner."""
+    doc = Versioned.objects.create(title="v1")
+    cache.reset()
+    mine = Versioned.objects.get(pk=doc.pk)
+    cache.reset()
+    theirs = Versioned.objects.get(pk=doc.pk)
+    theirs.title = mine.title = "same"
+    theirs.save()
+    with pytest.raises(VersionConflict):
+        mine.save()
+    assert engine.raw_get(Versioned, doc.pk)["version"] == {"N": "2"}
+
+
+@pytest.mark.models("Versioned")
 def test_save_after_refresh_succeeds(engine):
     doc = Versioned.objects.create(title="v1")
     stale = Versioned.objects.get(pk=doc.pk)

@@ -30,6 +30,7 @@ DEADLINE = 30.0  # seconds; the reader polls every 0.5 s, the TTL is 600 s
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("coherence") / "stack.log"
     env = {"WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "2", "DYNAMO_CACHE_TTL": "600", "DJANGO_DEBUG": "1"}
+    env |= {"DJANGO_RATE_LIMIT_TOKEN": "0", "DJANGO_RATE_LIMIT_ADDRESS": "0", "DJANGO_RATE_LIMIT_SIGNUP": "0"}
     env["DYNAMO_EMULATOR_PORT"] = str(free_port())  # an endpoint of its own: a host directory of its own
     with harness.devstack(log, env=env) as server:
         yield server.url
@@ -51,6 +52,16 @@ def two_workers(url: str) -> tuple[requests.Session, requests.Session]:
     pytest.fail(f"found only workers {sorted(by_pid)} behind {url}")
 
 
+def sign_up(writer: requests.Session, url: str) -> dict:
+    """Sign an author up through ``writer``, which then writes with the author's token."""
+    name = uuid.uuid4().hex[:10]
+    response = writer.post(f"{url}/api/authors/", json={"username": name, "email": f"{name}@example.com"})
+    assert response.status_code == 201, response.text
+    author = response.json()
+    writer.headers["Authorization"] = f"Bearer {author['token']}"
+    return author
+
+
 def eventually(check, what: str) -> None:
     deadline = time.monotonic() + DEADLINE
     while not check():
@@ -67,11 +78,12 @@ def streams_running(url: str) -> None:
 def test_a_change_through_one_worker_shows_through_the_other(stack):
     streams_running(stack)
     one, other = two_workers(stack)
-    name = uuid.uuid4().hex[:10]
-    author = one.post(f"{stack}/api/authors/", json={"username": name, "email": f"{name}@example.com"}).json()
+    author = sign_up(one, stack)
     detail = f"{stack}/api/authors/{author['pk']}/"
-    post = {"title": "t", "slug": f"s-{name}", "author_pk": author["pk"], "published": True}
-    created = one.post(f"{stack}/api/posts/", json=post).json()
+    post = {"title": "t", "slug": f"s-{author['username']}", "author_pk": author["pk"], "published": True}
+    response = one.post(f"{stack}/api/posts/", json=post)
+    assert response.status_code == 201, response.text
+    created = response.json()
     listed = f"{stack}/api/posts/?author_pk={author['pk']}"
     eventually(lambda: other.get(detail).status_code == 200, "the new author, through the other worker")
     eventually(lambda: len(other.get(listed).json()["results"]) == 1, "the new post in the other's list")
@@ -98,8 +110,7 @@ def test_when_the_reader_dies_another_worker_takes_over(stack):
 
     eventually(new_reader, "another worker reading the streams")
     one, other = two_workers(stack)
-    name = uuid.uuid4().hex[:10]
-    author = one.post(f"{stack}/api/authors/", json={"username": name, "email": f"{name}@example.com"}).json()
+    author = sign_up(one, stack)
     detail = f"{stack}/api/authors/{author['pk']}/"
     eventually(lambda: other.get(detail).status_code == 200, "the author through the other worker")
     assert one.patch(detail, json={"bio": "after the takeover"}).status_code == 200
