@@ -397,7 +397,19 @@ def _components() -> dict[str, Any]:
         "type": "object",
         "title": "Health",
         "required": ["status"],
-        "properties": {"status": {"type": "string", "enum": ["ok"]}},
+        "properties": {
+            "status": {"type": "string", "enum": ["ok"]},
+            "cache": {
+                "type": "object",
+                "description": "How fresh this worker's caches are. Operators (the admin token, or "
+                "DYNAMO_SERVER_TIMING on) also see the process, the stream reader and its counters.",
+                "required": ["mode", "lag_seconds"],
+                "properties": {
+                    "mode": {"type": "string", "enum": ["streams", "ttl"]},
+                    "lag_seconds": {"type": ["number", "null"]},
+                },
+            },
+        },
     }
     responses = {}
     for status, (name, description) in ERROR_RESPONSES.items():

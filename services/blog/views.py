@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 
+from django.conf import settings
 from django.http import HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.urls import Resolver404, resolve
 from django.views import View
@@ -294,7 +295,18 @@ class HealthView(ApiView):
                 headers={"Retry-After": RETRY_AFTER_SECONDS},
             )
         # How fresh this worker's caches are: the stream reader's lag as this process sees it.
-        return JsonResponse({"status": "ok", "cache": {"pid": os.getpid(), **stream_status().as_dict()}})
+        cache = {"pid": os.getpid(), **stream_status().as_dict()}
+        if not _operator(request):  # process ids, table names and reader counters are for operators
+            cache = {name: cache[name] for name in PUBLIC_CACHE_STATUS}
+        return JsonResponse({"status": "ok", "cache": cache})
+
+
+PUBLIC_CACHE_STATUS = ("mode", "lag_seconds")
+
+
+def _operator(request) -> bool:
+    """Whether /healthz may show everything: Server-Timing's setting (DEBUG by default) or the admin token."""
+    return bool(getattr(settings, "DYNAMO_SERVER_TIMING", settings.DEBUG)) or auth.is_admin_request(request)
 
 
 def route_not_found(request, path=""):

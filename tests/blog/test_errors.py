@@ -133,6 +133,17 @@ def test_healthz_ok(api):
     assert body["cache"]["lag_seconds"] is None
 
 
+def test_healthz_shows_the_process_and_reader_to_operators_only(api, admin_token):
+    with override_settings(DYNAMO_SERVER_TIMING=False):  # as in production: DEBUG off
+        public = api.get("/healthz").json()["cache"]
+        assert set(public) == {"mode", "lag_seconds"}  # no pid, reader pid, table names or counters
+        assert api.get("/healthz", HTTP_AUTHORIZATION="Bearer not-the-admin-token").json()["cache"] == public
+        operator = api.get("/healthz", HTTP_AUTHORIZATION=f"Bearer {admin_token}").json()["cache"]
+        assert {"pid", "reader_pid", "tables", "reader", "applied", "flushes"} <= set(operator)
+    with override_settings(DYNAMO_SERVER_TIMING=True):  # what the benchmarks and DEBUG runs set
+        assert "reader_pid" in api.get("/healthz").json()["cache"]
+
+
 def test_healthz_503_when_table_missing(api, dynamo_settings, assert_error):
     with dynamo_settings(TABLE_PREFIX="absent_"):
         response = api.get("/healthz")
