@@ -11,7 +11,8 @@ import random
 
 import pytest
 
-from dynamo_backend import CharField, DynamoModel, FieldError, Index, IntegerField, Q, cache
+from dynamo_backend import CharField, DynamoModel, FieldError, Index, IntegerField, Q, TTLField, cache
+from dynamo_backend.fields import scalars
 from dynamo_backend.stats import count_calls
 from dynamo_backend.table import table_spec
 
@@ -213,6 +214,31 @@ def test_tables_are_created_with_the_declared_projections(tables, engine):
     assert sorted(projections["shelf-some"]["NonKeyAttributes"]) == ["n", "title"]
     local = engine.client.describe_table(TableName=Ledger._meta.table_name)["Table"]["LocalSecondaryIndexes"]
     assert local[0]["Projection"]["ProjectionType"] == "KEYS_ONLY"
+
+
+class Lease(DynamoModel):
+    """A TTL model whose index holds keys only: the TTL attribute is not in the index."""
+
+    class Meta:
+        app_label = "libtests"
+        indexes = [Index("holder", projection=Index.KEYS_ONLY)]
+
+    holder = CharField()
+    expires_at = TTLField()
+
+
+def test_a_keys_only_index_hides_expired_items_after_completion(engine, monkeypatch):
+    now = 1_800_000_000
+    monkeypatch.setattr(scalars, "ttl_clock", lambda: now)
+    engine.create_tables(Lease)
+    live = Lease.objects.create(holder="h", expires_at=now + 60)
+    Lease.objects.create(holder="h", expires_at=now - 1)
+    cache.reset()
+
+    assert [lease.pk for lease in Lease.objects.filter(holder="h")] == [live.pk]
+    assert list(Lease.objects.filter(holder="h").values_list("pk", flat=True)) == [live.pk]
+    assert Lease.objects.filter(holder="h").count() == 1
+    assert "completed from the base table" in Lease.objects.filter(holder="h").values("pk").explain()["completion"]
 
 
 # -- declaring a projection (no engine) ------------------------------------------------------
