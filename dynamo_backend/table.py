@@ -16,7 +16,7 @@ from . import connection, counters, projections, unique
 from .conf import get_setting
 from .exceptions import DynamoBackendError, TableDoesNotExist
 from .options import all_models
-from .table_options import TableOptions, create_params, stream_spec, throughput
+from .table_options import PAY_PER_REQUEST, TableOptions, create_params, live_billing, stream_spec, throughput
 
 _IN_USE = "ResourceInUseException"
 # What an engine answers for an API (or a parameter) it does not have.
@@ -151,6 +151,15 @@ def create(spec: dict) -> bool:
         raise
 
 
+def _cannot_add_on_demand_gsi(error: DynamoBackendError, table: dict) -> bool:
+    """Return whether an endpoint refused a GSI on an on-demand table for want of throughput (dynalite)."""
+    return (
+        error.code == "ValidationException"
+        and "provisionedthroughput" in str(error).lower()
+        and live_billing(table) == PAY_PER_REQUEST
+    )
+
+
 def _add_missing_indexes(model: Any, table: dict) -> list[str]:
     """Create declared GSIs the table lacks, one UpdateTable call each (DynamoDB's rule)."""
     existing = {g["IndexName"] for g in table.get("GlobalSecondaryIndexes", [])}
@@ -167,6 +176,15 @@ def _add_missing_indexes(model: Any, table: dict) -> list[str]:
                 GlobalSecondaryIndexUpdates=[{"Create": gsi_create(model, index, options)}],
             )
         except DynamoBackendError as error:
+            if _cannot_add_on_demand_gsi(error, table):
+                logger.warning(
+                    "This endpoint cannot add index %s to the on-demand table %s (%s); queries that need it fail "
+                    "until the table is recreated",
+                    index.name,
+                    model._meta.table_name,
+                    error.code,
+                )
+                continue
             if error.code != _IN_USE:
                 raise
         wait_for_active(model._meta.table_name)

@@ -31,6 +31,8 @@ for _name in (
     "DYNAMO_TABLE_PREFIX",
 ):
     os.environ.pop(_name, None)
+# Tables are the fixtures' business: a pure test's first request must not try to create every model's.
+os.environ["DYNAMO_CREATE_TABLES_ON_STARTUP"] = "0"
 if not _real_aws:
     for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
         os.environ.pop(_name, None)
