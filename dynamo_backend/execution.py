@@ -1,4 +1,9 @@
-"""Running a Plan: pages of Query/Scan, GetItem/BatchGetItem through the read path, the query cache."""
+"""Running a Plan: pages of Query/Scan, GetItem/BatchGetItem through the read path, the query cache.
+
+A plan that ``completes`` reads keys from a KEYS_ONLY / INCLUDE index and the
+items from the table, page by page, through the read path (identity map, item
+cache, BatchGetItem): the index's partial items never reach the caches.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from .conf import get_setting
 from .expressions import attributes_of, matches
 from .planner import Plan
 
-__all__ = ["Page", "CachedQuery", "count", "dependency_of", "page", "raw_items", "stream"]
+__all__ = ["Page", "CachedQuery", "count", "dependency_of", "page", "partial", "raw_items", "stream"]
 
 
 @dataclass
@@ -71,16 +76,26 @@ class CachedQuery:
             )
 
 
+def _read_whole(plan: Plan) -> bool:
+    """Return whether the Query/Scan itself returns whole items (no projection, an index holding everything)."""
+    return plan.projection is None and not plan.partial_index
+
+
+def partial(plan: Plan) -> bool:
+    """Return whether the items a plan yields hold only some attributes."""
+    return not (plan.completes or _read_whole(plan))
+
+
 def _keys_of(model: Any, plan: Plan, items: list[dict]) -> tuple:
-    """What the query cache keeps of a result: its keys, or whole items when the plan projects."""
-    if plan.projection is not None:
+    """What the query cache keeps of a result: its keys, or the items themselves when they are partial."""
+    if partial(plan):
         return tuple(items)  # partial items never go to the item cache: keep them here
     return tuple(model._meta.pk_of(item) for item in items)
 
 
 def _contents(model: Any, plan: Plan, kept: tuple) -> list:
     """Return the raw items of a cached result, their contents from the read path (item cache first)."""
-    if plan.projection is not None:
+    if partial(plan):
         return list(kept)
     found = loading.load_many(model, kept)
     return [found[pk] for pk in kept if pk in found]
@@ -119,7 +134,7 @@ def _query_items(model: Any, plan: Plan, cached: bool) -> Iterator[dict]:
         return
     collected: list[dict] = []
     mark = cache.item_cache.mark()
-    complete = plan.projection is None  # partial items must never stand for whole ones in the caches
+    complete = _read_whole(plan)  # partial items must never stand for whole ones in the caches
     for response in pages(plan, limit=plan.limit):
         for item in response.get("Items", ()):
             if complete:
@@ -135,6 +150,38 @@ def _query_items(model: Any, plan: Plan, cached: bool) -> Iterator[dict]:
     entry.put(_keys_of(model, plan, collected))
 
 
+def _complete(model: Any, plan: Plan, pks: list, cached: bool) -> list[dict]:
+    """Return the whole items of ``pks`` in their order, from the read path (one BatchGetItem per 100 uncached)."""
+    found = loading.load_many(model, pks, consistent=plan.consistent, cached=cached)
+    return [found[pk] for pk in pks if pk in found]
+
+
+def _completed_items(model: Any, plan: Plan, cached: bool) -> Iterator[dict]:
+    """Yield whole items for keys read from an index, in index order, completing one Query page at a time.
+
+    The query cache keeps the keys (the index's part); the contents come from
+    the read path, as for any cached result.
+    """
+    entry = CachedQuery(model, plan, "keys", plan.limit, cached=cached)
+    hit = entry.get()
+    if hit is not None:
+        yield from _contents(model, plan, hit)
+        return
+    pk_of = model._meta.pk_of
+    keys: list = []
+    for response in pages(plan, limit=plan.limit):
+        batch = [pk_of(item) for item in response.get("Items", ())]
+        if plan.limit is not None:
+            batch = batch[: plan.limit - len(keys)]
+        keys.extend(batch)
+        done = not response.get("LastEvaluatedKey") or (plan.limit is not None and len(keys) >= plan.limit)
+        if done:
+            entry.put(tuple(keys))  # before the last items: a caller that stops there never resumes us
+        yield from _complete(model, plan, batch, cached)
+        if done:
+            return
+
+
 def raw_items(model: Any, plan: Plan, cached: bool) -> Iterator[dict]:
     """Yield the raw items a plan reads, before residual conditions."""
     if plan.empty:
@@ -148,14 +195,16 @@ def raw_items(model: Any, plan: Plan, cached: bool) -> Iterator[dict]:
     if plan.operation == "BatchGetItem":
         found = loading.load_many(model, plan.keys, consistent=plan.consistent, cached=cached)
         return iter([found[k] for k in plan.keys if k in found])
+    if plan.completes:
+        return _completed_items(model, plan, cached)
     return _query_items(model, plan, cached)
 
 
 def stream(model: Any, plan: Plan, cached: bool) -> Iterator[Any]:
     """Yield instances matching the plan, in storage order (partial ones when the plan projects)."""
-    partial = plan.projection is not None
+    deferred = partial(plan)
     for raw in raw_items(model, plan, cached):
-        obj = model.from_raw(raw, partial=partial)
+        obj = model.from_raw(raw, partial=deferred)
         if plan.residual is not None and not matches(plan.residual, obj.__dict__):
             continue
         yield obj
@@ -191,7 +240,10 @@ def page(model: Any, plan: Plan, limit: int, start_key: dict | None, cached: boo
         next_key = response.get("LastEvaluatedKey")
         if len(raws) >= limit or not next_key:
             break
-    for raw in raws:
-        loading.remember(model, raw, since=mark, replace=plan.index is None)
+    if plan.completes:
+        raws = _complete(model, plan, [model._meta.pk_of(raw) for raw in raws], cached)
+    elif _read_whole(plan):
+        for raw in raws:
+            loading.remember(model, raw, since=mark, replace=plan.index is None)
     entry.put((_keys_of(model, plan, raws), next_key))
     return raws, next_key

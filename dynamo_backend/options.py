@@ -7,6 +7,7 @@ from typing import Any
 
 from django.apps import apps
 
+from . import projections
 from .conf import get_setting
 from .exceptions import FieldError
 from .fields import TTLField, VersionField
@@ -30,21 +31,39 @@ _registry: dict[str, Any] = {}
 
 
 class Index:
-    """A secondary index: partition key, optional sort key, projection ALL.
+    """A secondary index: partition key, optional sort key, and what it projects.
 
     A global one (GSI) by default; ``local=True`` makes a local secondary index
     (LSI): same partition key as the table (a composite-key table), another
     sort key, readable consistently, created with the table only.
+
+    ``projection``: ``Index.ALL`` (the default: whole items), ``Index.KEYS_ONLY``
+    (the table's and the index's keys), or ``include=["title", ...]`` (INCLUDE:
+    the keys and those fields). A query the projection cannot answer reads keys
+    from the index and completes the items from the table (BatchGetItem).
     """
 
+    ALL = projections.ALL
+    KEYS_ONLY = projections.KEYS_ONLY
+    INCLUDE = projections.INCLUDE
+
     def __init__(
-        self, partition_key: str, sort_key: str | None = None, *, name: str | None = None, local: bool = False
+        self,
+        partition_key: str,
+        sort_key: str | None = None,
+        *,
+        name: str | None = None,
+        local: bool = False,
+        projection: str | None = None,
+        include: list[str] | tuple[str, ...] | None = None,
     ) -> None:
         self.partition_key = partition_key
         self.sort_key = sort_key
         self.local = local
         self.table = False  # True only for the base table's own key (see Options.table_index)
         self.name = name or (f"{partition_key}-{sort_key}-index" if sort_key else f"{partition_key}-index")
+        self.projection, self.include = projections.normalise(projection, include)
+        self.projected: frozenset[str] | None = None  # field names it holds (None: all); set by the model
 
     def __repr__(self) -> str:
         return f"<Index {self.name}>"
@@ -280,6 +299,8 @@ class Options:
             if index.name in names:
                 raise FieldError(f"{model.__name__}: duplicate index name {index.name}")
             names.add(index.name)
+            projections.check(model, self, index)
+        projections.check_totals(model, indexes)
         if len([i for i in indexes if not i.local]) > 20:
             raise FieldError(f"{model.__name__}: {len(indexes)} indexes; DynamoDB allows 20 GSIs per table")
         if len([i for i in indexes if i.local]) > 5:

@@ -13,6 +13,11 @@ Rules DynamoDB imposes, and how the planner keeps them:
   become BETWEEN) and are otherwise evaluated in Python after the read (the
   plan's ``residual``).
 - GSIs cannot be read consistently: a consistent QuerySet never uses one.
+- An index that projects KEYS_ONLY or INCLUDE serves alone a query that needs
+  no other attribute (values()/only()/count() within its projection);
+  otherwise the plan ``completes``: it reads keys from the index and
+  execution.py reads the items from the table by BatchGetItem. Conditions on
+  attributes the index lacks are checked in Python on the completed items.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from dataclasses import dataclass
 from dataclasses import field as dc_field
 from typing import Any
 
+from . import projections
+from .batch import GET_CHUNK
 from .compiler import Builder, compile_leaf, compile_node
 from .exceptions import ConsistencyError
 from .expressions import FALSE, TRUE, Leaf, Node, Q, attributes_of
@@ -58,6 +65,10 @@ class Plan:
     global_index: bool = False  # a GSI, which DynamoDB never reads consistently
     partition: tuple[str, dict] | None = None  # a Query's (partition key, its attribute value)
     reasons: list[str] = dc_field(default_factory=list)
+    partial_index: bool = False  # the index read holds only some attributes (KEYS_ONLY / INCLUDE)
+    completes: bool = False  # keys read from the index, items from the table by BatchGetItem
+    completion: str | None = None  # what explain() says of the projection
+    page_size: int | None = None  # Limit of each Query page when a slice end cannot be pushed down
 
     def as_dict(self) -> dict:
         """Return the plan as plain data (what explain() shows)."""
@@ -82,6 +93,8 @@ class Plan:
             out["via_unique_claim"] = {"field": self.unique[0], "value": self.unique[1]}
         if self.residual is not None:
             out["evaluated_in_python"] = repr(self.residual)
+        if self.completion is not None:
+            out["completion"] = self.completion
         return out
 
     def request(self) -> dict:
@@ -98,6 +111,8 @@ class Plan:
         params.update((key, value) for key, value in optional.items() if value)
         if self.scan_index_forward is not None:
             params["ScanIndexForward"] = self.scan_index_forward
+        if self.page_size is not None:
+            params["Limit"] = self.page_size
         if self.consistent and not self.global_index:
             params["ConsistentRead"] = True
         return params
@@ -228,8 +243,12 @@ def _usable(meta: Any, index: Any, conds: list) -> tuple[Leaf | None, str]:
     return hash_leaf, f"{index.name}: usable, {index.partition_key} = value"
 
 
-def _choose_index(meta: Any, conds: list, order: list[str], reasons: list[str]) -> tuple | None:
-    """Return (index, partition key condition) of the best usable GSI, or None; note why in reasons."""
+def _choose_index(meta: Any, conds: list, order: list[str], reasons: list[str], needed: set | None) -> tuple | None:
+    """Return (index, partition key condition) of the best usable GSI, or None; note why in reasons.
+
+    Sort key order and conditions decide; among equals, an index whose projection
+    covers the request (no BatchGetItem to complete it), then the base table.
+    """
     best = None
     candidates = ([meta.table_index] if meta.table_index is not None else []) + meta.indexes
     for index in candidates:
@@ -241,6 +260,7 @@ def _choose_index(meta: Any, conds: list, order: list[str], reasons: list[str]) 
         if index.sort_key:
             score = 2 * _sorted_by(index, order) + bool(_leaves(conds, index.sort_key))
         score += 0.5 * index.table  # the base table: no extra index to write, readable consistently
+        score += 0.25 * projections.covers(index, needed)
         if best is None or score > best[0]:
             best = (score, index, hash_leaf)
     if best is not None:
@@ -297,8 +317,9 @@ def _sort_key_condition(leaves: list[Leaf], builder: Builder) -> tuple[str | Non
     return None, []
 
 
-def _query_plan(table: str, conds: list, order: list[str], chosen: tuple, builder: Builder) -> Plan:
+def _query_plan(table: str, conds: list, order: list[str], chosen: tuple, builder: Builder, needed: Any) -> Plan:
     index, hash_leaf = chosen
+    completes = not projections.covers(index, needed)
     key_condition = compile_leaf(hash_leaf, builder)
     used = [hash_leaf]
     if index.sort_key:
@@ -308,8 +329,9 @@ def _query_plan(table: str, conds: list, order: list[str], chosen: tuple, builde
             used += sort_used
     key_names = {index.partition_key, index.sort_key} - {None}
     rest = _without(conds, used)
-    # The index's key attributes may not appear in a Query's filter: check those in Python.
-    residual = [c for c in rest if (attributes_of(c) if isinstance(c, Node) else {c.field.name}) & key_names]
+    # The index's key attributes may not appear in a Query's filter: check those in Python; so are
+    # attributes the index does not project (the completed items have them).
+    residual = [c for c in rest if _names(c) & key_names or not projections.covers(index, _names(c))]
     filtered = _and(_without(rest, residual))
     result = Plan(
         "Query",
@@ -320,6 +342,9 @@ def _query_plan(table: str, conds: list, order: list[str], chosen: tuple, builde
         filter=compile_node(filtered, builder) if filtered else None,
         residual=_and(residual),
         partition=(index.partition_key, hash_leaf.field.value_to_av(hash_leaf.value)),
+        partial_index=index.projected is not None,
+        completes=completes,
+        completion=projections.explain(index, needed) if index.projected is not None else None,
     )
     if _sorted_by(index, order):
         result.scan_index_forward = not order[0].startswith("-")
@@ -327,8 +352,12 @@ def _query_plan(table: str, conds: list, order: list[str], chosen: tuple, builde
     return result
 
 
+def _names(cond: Any) -> set[str]:
+    return attributes_of(cond) if isinstance(cond, Node) else {cond.field.name}
+
+
 def _projection(meta: Any, attributes: set[str] | None, order: list[str], result: Plan, builder: Builder) -> str | None:
-    if attributes is None:
+    if attributes is None or result.completes:
         return None
     needed = set(attributes) | set(meta.keys.names) | {name.lstrip("-") for name in order}
     if result.residual is not None:
@@ -371,7 +400,8 @@ def plan(
         conds = [*conds, alive]
     builder = Builder()
     reasons: list[str] = []
-    chosen = _choose_index(meta, conds, order, reasons)
+    needed = projections.needed(meta, [_names(c) for c in conds], order, attributes, for_count)
+    chosen = _choose_index(meta, conds, order, reasons, needed)
     if chosen is not None and consistent and not (chosen[0].table or chosen[0].local):
         raise ConsistencyError(
             f"{meta.object_name}: this query would read global secondary index {chosen[0].name!r}, which "
@@ -379,7 +409,7 @@ def plan(
         )
     if chosen is not None:
         try:
-            result = _query_plan(table, conds, order, chosen, builder)
+            result = _query_plan(table, conds, order, chosen, builder, needed)
         except _Impossible:
             reasons.append(f"{chosen[0].sort_key}: the bounds cross, nothing can match")
             return Plan("GetItem", table, empty=True, consistent=consistent, reasons=reasons)
@@ -393,4 +423,6 @@ def plan(
     pushdown = not result.filter and result.residual is None and (result.ordered_by_db or not order)
     if not for_count and high is not None and pushdown:
         result.limit = high
+    elif not for_count and high is not None and result.completes:
+        result.page_size = GET_CHUNK  # page until enough pass: one BatchGetItem per page
     return result

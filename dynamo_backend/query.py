@@ -12,7 +12,7 @@ from typing import Any
 
 from . import aggregates
 from .exceptions import FieldError, NotSupported
-from .execution import Page, count, page, stream
+from .execution import Page, count, page, partial, stream
 from .expressions import TRUE, Node, Q, fold, matches, resolve
 from .fields import scalars
 from .planner import Plan, plan
@@ -359,7 +359,7 @@ class DynamoQuerySet(QuerySetLookups, QuerySetWrites, QuerySetScans):
                 "is not the sort key of the index this query uses"
             )
         raws, next_key = page(self.model, the_plan, limit, start_key, self._use_caches)
-        objs = [self.model.from_raw(raw) for raw in raws]
+        objs = [self.model.from_raw(raw, partial=partial(the_plan)) for raw in raws]
         if the_plan.residual is not None:
             objs = [obj for obj in objs if matches(the_plan.residual, obj.__dict__)]
         if self._prefetch:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import connection, counters, unique
+from . import connection, counters, projections, unique
 from .conf import get_setting
 from .exceptions import DynamoBackendError, TableDoesNotExist
 from .options import all_models
@@ -36,7 +36,7 @@ def _gsi_spec(model: Any, index: Any) -> dict:
     return {
         "IndexName": index.name,
         "KeySchema": _key_schema(index.partition_key, index.sort_key),
-        "Projection": {"ProjectionType": "ALL"},
+        "Projection": projections.spec(index),
     }
 
 

@@ -84,8 +84,33 @@ class DiffKeyed(ddb.DynamoModel):
     slug = ddb.CharField(unique=True)
 
 
+class DiffProjected(ddb.DynamoModel):
+    """DiffItem's fields over projected indexes: cat's holds keys only, (grp, rank)'s the keys + num, title, flag."""
+
+    class Meta:
+        app_label = "libtests"
+        indexes = [
+            ddb.Index("cat", projection=ddb.Index.KEYS_ONLY),
+            ddb.Index("grp", sort_key="rank", include=["num", "title", "flag"]),
+        ]
+
+    cat = ddb.CharField()
+    grp = ddb.CharField()
+    rank = ddb.IntegerField()
+    num = ddb.IntegerField()
+    big = ddb.IntegerField()
+    flt = ddb.FloatField()
+    dec = ddb.DecimalField(max_digits=10, decimal_places=2)
+    flag = ddb.BooleanField()
+    when = ddb.DateTimeField()
+    title = ddb.CharField()
+    slug = ddb.CharField(unique=True)
+    part = ddb.CharField(nullable=False)
+    seq = ddb.IntegerField(nullable=False)
+
+
 class Target:
-    """Which DynamoModel the differential run drives: DiffItem (pk) or DiffKeyed (composite key)."""
+    """Which DynamoModel the differential run drives: DiffItem (pk), DiffKeyed (composite key), DiffProjected."""
 
     model: Any = DiffItem
 
@@ -434,6 +459,22 @@ def run(ops: list[tuple], side: str) -> Any:
         return ("error", type(error).__name__, str(error)[:300])
 
 
+def read_as(ops: list[tuple]) -> str:
+    """Return how the library reads a query: its operation; on a projected index, whether it completes."""
+    qs = Target.model.objects.all()
+    for op in ops[:-1]:
+        qs = _apply(qs, op, "ddb")
+    if ops[-1][0] == "values":
+        qs = qs.values(*ops[-1][1])
+    elif ops[-1][0] == "values_list":
+        qs = qs.values_list(*ops[-1][1])
+    plan = qs.explain()
+    completion = plan.get("completion")
+    if completion is None:
+        return plan["operation"]
+    return "Query, completes" if "completed from the base table" in completion else "Query, index alone"
+
+
 def _apply(qs: Any, op: tuple, side: str) -> Any:
     if op[0] == "filter":
         return qs.filter(to_q(op[1], side))
@@ -558,7 +599,7 @@ def ops_code(ops: list[tuple]) -> str:
             parts.append(f"[{op[1]}:{op[2]}]")
         else:
             parts.append(f"  # then {op!r}")
-    return "DiffItem.objects.all()" + "".join(parts)
+    return f"{Target.model.__name__}.objects.all()" + "".join(parts)
 
 
 # -- engine bugs --------------------------------------------------------------------------

@@ -317,3 +317,53 @@ class Guarded(DynamoModel):
     slug = CharField(unique=True)
     n = IntegerField()
     version = VersionField()
+
+
+class Memo(DynamoModel):
+    """Index projections: owner's index holds keys only, shelf's the keys plus title and n."""
+
+    class Meta:
+        app_label = "libtests"
+        indexes = [
+            Index("owner", sort_key="rank", name="owner-keys", projection=Index.KEYS_ONLY),
+            Index("shelf", sort_key="rank", name="shelf-some", include=["title", "n"]),
+        ]
+
+    owner = CharField()
+    shelf = CharField()
+    rank = IntegerField(nullable=False)
+    title = CharField()
+    n = IntegerField()
+    body = CharField()
+
+
+class MemoAll(DynamoModel):
+    """Memo's twin with ALL indexes: what the projected ones must answer alike."""
+
+    class Meta:
+        app_label = "libtests"
+        indexes = [
+            Index("owner", sort_key="rank", name="owner-keys"),
+            Index("shelf", sort_key="rank", name="shelf-some"),
+        ]
+
+    owner = CharField()
+    shelf = CharField()
+    rank = IntegerField(nullable=False)
+    title = CharField()
+    n = IntegerField()
+    body = CharField()
+
+
+class Ledger(DynamoModel):
+    """A composite-key table with a KEYS_ONLY local index (readable consistently)."""
+
+    class Meta:
+        app_label = "libtests"
+        indexes = [Index("book", sort_key="score", local=True, projection=Index.KEYS_ONLY)]
+
+    pk = CompositePrimaryKey("book", "line")
+    book = CharField(nullable=False)
+    line = IntegerField(nullable=False)
+    score = IntegerField()
+    text = CharField()

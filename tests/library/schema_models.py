@@ -55,6 +55,32 @@ class ShopV3(DynamoModel):
     city = CharField()
 
 
+class ShopV4(DynamoModel):
+    """name's index projects keys only now: the index is replaced."""
+
+    class Meta:
+        app_label = "schematests"
+        table_name = "shops"
+        indexes = [Index("name", projection=Index.KEYS_ONLY)]
+
+    name = CharField()
+    email = CharField()
+    city = CharField()
+
+
+class ShopV5(DynamoModel):
+    """name's index projects the keys, city and email: replaced again."""
+
+    class Meta:
+        app_label = "schematests"
+        table_name = "shops"
+        indexes = [Index("name", include=["city", "email"])]
+
+    name = CharField()
+    email = CharField()
+    city = CharField()
+
+
 class LogV1(DynamoModel):
     class Meta:
         app_label = "schematests"

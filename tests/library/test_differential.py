@@ -21,11 +21,14 @@ ROWS = 60
 MINIMISE_BUDGET = 120
 
 
-@pytest.fixture(params=["pk", "composite"])
+TARGETS = {"pk": diff.DiffItem, "composite": diff.DiffKeyed, "projected": diff.DiffProjected}
+
+
+@pytest.fixture(params=sorted(TARGETS))
 def loaded(request, engine):
     diff.oracle_connect()
-    engine.create_tables(diff.DiffItem, diff.DiffKeyed)
-    diff.Target.model = diff.DiffKeyed if request.param == "composite" else diff.DiffItem
+    engine.create_tables(diff.DiffItem, diff.DiffKeyed, diff.DiffProjected)
+    diff.Target.model = TARGETS[request.param]
     yield engine
     diff.Target.model = diff.DiffItem
 
@@ -107,11 +110,13 @@ def test_random_querysets_answer_as_djangos_orm(loaded):
     generator = diff.Generator(rng, rows)
     excused: Counter = Counter()
     kinds: Counter = Counter()
+    reads: Counter = Counter()
     for number in range(QUERIES):
         before = oracle_rows()
         generator.rows = before
         ops = generator.query()
         kinds[ops[-1][0]] += 1
+        reads[diff.read_as(ops)] += 1
         ours, theirs = diff.run(ops, "ddb"), diff.run(ops, "orm")
         ok = diff.same(ops, ours, theirs)
         if ok and ops[-1][0] in ("update", "delete"):
@@ -127,4 +132,5 @@ def test_random_querysets_answer_as_djangos_orm(loaded):
         if diff.OracleItem.objects.using(diff.ORACLE_ALIAS).count() < ROWS // 2:
             diff.load(diff.make_rows(rng, ROWS))
     name = f"{loaded.name} {diff.Target.model.__name__}"
-    print(f"\n{name}: {QUERIES} queries {dict(kinds)}; engine bugs {sorted(bugs)} excused {dict(excused)}")
+    summary = f"{QUERIES} queries {dict(kinds)} read as {dict(reads)}"
+    print(f"\n{name}: {summary}; engine bugs {sorted(bugs)} excused {dict(excused)}")

@@ -31,7 +31,7 @@ from dynamo_backend.table import ensure_table
 from dynamo_backend.table_options import live_billing
 
 from .models import Comment, Counted, Message, Post, Thread
-from .schema_models import LogV1, LogV2, ShopV1, ShopV2, ShopV3, TicketV1, TicketV2, Vault
+from .schema_models import LogV1, LogV2, ShopV1, ShopV2, ShopV3, ShopV4, TicketV1, TicketV2, Vault
 
 # Calls that change a table or an item: a second apply sends none of them.
 WRITES = {
@@ -132,6 +132,20 @@ def test_an_index_whose_key_changed_is_deleted_then_created(engine):
     if not schema_apply.capabilities().why_not("index_updates"):
         keys = [k["AttributeName"] for k in gsis(engine, ShopV3)["name-index"]["KeySchema"]]
         assert keys == ["city", "name"]
+
+
+def test_an_index_whose_projection_changed_is_replaced_and_then_completes_its_items(engine):
+    ensure_table(ShopV1)
+    ShopV1.objects.create(name="a", email="a@x", city="Oslo")
+
+    printed = run("plan", "schematests.ShopV4")
+    assert "name-index" in printed and "projection changed" in printed
+    schema_apply.apply([ShopV4])
+
+    assert schema_apply.plan([ShopV4]).changes == []
+    if not schema_apply.capabilities().why_not("index_updates"):
+        assert gsis(engine, ShopV4)["name-index"]["Projection"] == {"ProjectionType": "KEYS_ONLY"}
+        assert [(s.name, s.email) for s in ShopV4.objects.filter(name="a")] == [("a", "a@x")]
 
 
 def test_a_changed_local_index_is_reported_as_a_rebuild_and_never_applied(engine):

@@ -29,7 +29,7 @@ from dynamo_backend.schema_steps import (
 )
 
 from .models import Comment, Counted, Message, Post
-from .schema_models import LogV1, LogV2, ShopV1, ShopV2, ShopV3, TicketV1, TicketV2, Vault
+from .schema_models import LogV1, LogV2, ShopV1, ShopV2, ShopV3, ShopV4, ShopV5, TicketV1, TicketV2, Vault
 
 pytestmark = pytest.mark.usefixtures("no_dynamodb")
 
@@ -89,7 +89,7 @@ def table_of(lives, model) -> dict:
     return lives[model._meta.table_name].table
 
 
-@pytest.mark.parametrize("model", [Post, Comment, Counted, Message, ShopV2, TicketV2, Vault, LogV1])
+@pytest.mark.parametrize("model", [Post, Comment, Counted, Message, ShopV2, ShopV4, ShopV5, TicketV2, Vault, LogV1])
 def test_tables_that_match_their_model_need_nothing(model):
     assert steps_for(model, in_sync(model)) == []
 
@@ -138,6 +138,36 @@ def test_a_gsi_whose_projection_changed_is_replaced():
     (index,) = table_of(lives, Post)["GlobalSecondaryIndexes"]
     index["Projection"] = {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["title"]}
     assert kinds(steps_for(Post, lives)) == ["DeleteIndex", "CreateIndex"]
+
+
+def test_a_model_whose_index_projection_changed_replaces_the_index_with_the_new_projection():
+    for old, new, projection in [
+        (ShopV1, ShopV4, {"ProjectionType": "KEYS_ONLY"}),
+        (ShopV4, ShopV5, {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["city", "email"]}),
+        (ShopV5, ShopV1, {"ProjectionType": "ALL"}),
+    ]:
+        steps = steps_for(new, in_sync(old))
+        index_steps = [s for s in steps if isinstance(s, DeleteIndex | CreateIndex)]
+        assert [(type(s).__name__, s.index) for s in index_steps] == [
+            ("DeleteIndex", "name-index"),
+            ("CreateIndex", "name-index"),
+        ]
+        (update,) = index_steps[1].request["GlobalSecondaryIndexUpdates"]
+        assert update["Create"]["Projection"] == projection
+
+
+def test_included_attributes_listed_in_another_order_are_no_change():
+    lives = in_sync(ShopV5)
+    (index,) = table_of(lives, ShopV5)["GlobalSecondaryIndexes"]
+    index["Projection"]["NonKeyAttributes"] = ["email", "city"]
+    assert steps_for(ShopV5, lives) == []
+
+
+def test_a_local_index_whose_projection_changed_is_a_rebuild():
+    lives = in_sync(LogV1)
+    (index,) = table_of(lives, LogV1)["LocalSecondaryIndexes"]
+    index["Projection"] = {"ProjectionType": "KEYS_ONLY"}
+    assert kinds(steps_for(LogV1, lives)) == ["Rebuild"]
 
 
 def test_a_gsi_key_of_another_type_is_replaced_but_a_type_the_table_forgot_is_not():
