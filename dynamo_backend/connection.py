@@ -92,21 +92,22 @@ def attempt_timeouts(connect: float, read: float, attempts: int, deadline: float
     return float(connect), float(read)
 
 
-def _build_client(key: tuple) -> Any:
+def _build_client(key: tuple, service: str = "dynamodb") -> Any:
     (endpoint, region, key_id, secret, token, connect_timeout, read_timeout, max_attempts, pool, deadline) = key
-    connect, read = attempt_timeouts(connect_timeout, read_timeout, max_attempts, deadline)
-    config = botocore.config.Config(
+    if service == "dynamodb":
+        connect, read = attempt_timeouts(connect_timeout, read_timeout, max_attempts, deadline)
         # The library retries itself (call()): only it knows whether a write may be repeated.
-        retries={"mode": "standard", "total_max_attempts": 1},
-        connect_timeout=connect,
-        read_timeout=read,
-        max_pool_connections=int(pool),
-    )
+        options = {"retries": {"mode": "standard", "total_max_attempts": 1}, "max_pool_connections": int(pool)}
+    else:  # the stream reader's reads are idempotent: botocore retries them
+        connect, read = float(connect_timeout), float(read_timeout)
+        # The regional endpoint: an ARN's account-based one is unknown to moto's in-process mock.
+        options = {"retries": {"mode": "standard", "max_attempts": int(max_attempts)}}
+        options["account_id_endpoint_mode"] = "disabled"
     return _session().client(
-        "dynamodb",
+        service,
         endpoint_url=endpoint or None,
         region_name=region,
-        config=config,
+        config=botocore.config.Config(connect_timeout=connect, read_timeout=read, **options),
         aws_access_key_id=key_id,
         aws_secret_access_key=secret,
         aws_session_token=token,
@@ -420,24 +421,7 @@ def get_streams_client() -> Any:
     key = _settings_key()
     with _lock:
         if _streams_client is None or _streams_key != key:
-            (endpoint, region, key_id, secret, token, connect_timeout, read_timeout, max_attempts, *_) = key
-            config = botocore.config.Config(
-                retries={"mode": "standard", "max_attempts": int(max_attempts)},
-                connect_timeout=float(connect_timeout),
-                read_timeout=float(read_timeout),
-                # The regional endpoint: an ARN's account-based one is unknown to moto's in-process mock.
-                account_id_endpoint_mode="disabled",
-            )
-            _streams_client = _session().client(
-                "dynamodbstreams",
-                endpoint_url=endpoint or None,
-                region_name=region,
-                config=config,
-                aws_access_key_id=key_id,
-                aws_secret_access_key=secret,
-                aws_session_token=token,
-            )
-            _streams_key = key
+            _streams_client, _streams_key = _build_client(key, "dynamodbstreams"), key
         return _streams_client
 
 

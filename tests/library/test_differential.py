@@ -1,6 +1,6 @@
 """Differential test: random QuerySets on a DynamoModel and on Django's ORM (SQLite) give the same answers.
 
-``DIFF_QUERIES`` sets how many queries run per engine (default 120, a few seconds
+``DIFF_QUERIES`` sets how many queries run per engine (default 80, a few seconds
 each); ``DIFF_SEED`` replays one run. A failure prints a minimised reproduction:
 the rows, the QuerySet as code, and both answers.
 """
