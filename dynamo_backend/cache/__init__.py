@@ -34,6 +34,7 @@ __all__ = [
     "Dependency",
     "affects",
     "apply_change",
+    "apply_changes",
     "flush",
     "FrozenDict",
     "FrozenList",
@@ -77,6 +78,27 @@ def apply_change(table: str, pk: str, old: Mapping | None, new: Mapping | None, 
     """
     item_cache.changed(table, pk, old, new, images=images)
     return query_cache.invalidate(table, Change.from_images(old, new) if images else UNKNOWN)
+
+
+def apply_changes(changes: list[tuple[str, str, Mapping | None, Mapping | None, bool]]) -> int:
+    """Apply a batch of another process's writes, in order; return how many cached queries they dropped.
+
+    Each change drops the cached queries it can affect, one by one. Items see
+    one change per key, from the first record's old image to the last one's
+    new image through every state between: an item cached in any of those
+    states becomes the last, so one this process cached after the batch's
+    last write (its own, or a read a moment later) is kept rather than dropped
+    by an earlier record whose image it no longer matches.
+    """
+    dropped = 0
+    chains: dict[tuple[str, str], tuple[list, bool]] = {}
+    for table, pk, old, new, images in changes:
+        dropped += query_cache.invalidate(table, Change.from_images(old, new) if images else UNKNOWN)
+        states, all_images = chains.get((table, pk), ([old], True))
+        chains[(table, pk)] = ([*states, new], all_images and images)
+    for (table, pk), (states, images) in chains.items():
+        item_cache.changed(table, pk, states[0], states[-1], images=images, between=tuple(states[1:-1]))
+    return dropped
 
 
 def flush(table: str | None = None) -> None:

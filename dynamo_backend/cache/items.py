@@ -150,14 +150,24 @@ class ItemCache(BaseCache):
             self._guard.take(key)
             store[key] = Entry(max(_TOMBSTONE_TTL, self.ttl), _TOMBSTONE, self._next_seq(), True)
 
-    def changed(self, table: str, pk: str, old: Mapping | None, new: Mapping | None, *, images: bool = True) -> None:
+    def changed(
+        self,
+        table: str,
+        pk: str,
+        old: Mapping | None,
+        new: Mapping | None,
+        *,
+        images: bool = True,
+        between: tuple[Mapping | None, ...] = (),
+    ) -> None:
         """Apply a write made by another process (a stream record), keeping its order safe.
 
         The cached item is replaced by ``new`` only when it is exactly ``old``
-        (the state this write started from), so a record that arrives late can
-        never put back an older item; kept when it already is ``new`` (this
-        process's own write, or a record seen twice); otherwise dropped, and
-        the next read asks DynamoDB. Without ``images`` it is dropped.
+        (the state this write started from) or one of the states ``between``
+        (a batch of records: the states it passed through), so a record that
+        arrives late can never put back an older item; kept when it already is
+        ``new`` (this process's own write, or a record seen twice); otherwise
+        dropped, and the next read asks DynamoDB. Without ``images`` it is dropped.
         """
         key = (table, pk)
         with self._lock:
@@ -176,7 +186,7 @@ class ItemCache(BaseCache):
             if images and new is not None and current is not MISSING:
                 if current == new:
                     return
-                if old is not None and current == old:
+                if any(state is not None and current == state for state in (old, *between)):
                     store[key] = Entry(entry.ttl, freeze(new), seq, True)
                     return
             store[key] = Entry(max(_TOMBSTONE_TTL, self.ttl), _TOMBSTONE, seq, True)

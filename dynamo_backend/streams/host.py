@@ -90,14 +90,22 @@ def _encode(messages: list[tuple]) -> list[bytes]:
 
 
 def apply(messages: list[tuple], status: stats.StreamStatus) -> None:
-    """Apply a batch of messages from the reader to this process's caches and stream status."""
+    """Apply a batch of messages from the reader to this process's caches and stream status.
+
+    Consecutive changes are applied together (cache.apply_changes: one net
+    change per item), in order with the flushes between them.
+    """
+    changes: list[tuple] = []
     for message in messages:
         kind = message[0]
         if kind == "c":
-            _, table, pk, old, new, images = message
-            cache.apply_change(table, pk, old, new, images=images)
+            changes.append(message[1:])
             status.applied += 1
-        elif kind == "f":
+            continue
+        if changes:
+            cache.apply_changes(changes)
+            changes = []
+        if kind == "f":
             cache.flush(message[1])
             status.flushes += 1
         elif kind == "b":
@@ -108,6 +116,8 @@ def apply(messages: list[tuple], status: stats.StreamStatus) -> None:
             status.reader = beat["reader"]
             status.stale_after = beat["stale_after"]
             status.heard = time.monotonic()
+    if changes:
+        cache.apply_changes(changes)
 
 
 class Host:

@@ -32,12 +32,28 @@ def timed(call):
     return answer, time.monotonic() - started
 
 
+def caught_up(client, since: float, seconds: float = 15.0) -> None:
+    """Wait until the worker's caches have had every change made before ``since`` (no reader: at once)."""
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        cache = client.get("/healthz").json()["cache"]
+        if cache["mode"] != "streams":
+            return
+        if cache["lag_seconds"] is not None and time.time() - cache["lag_seconds"] > since:
+            return
+        time.sleep(0.1)
+    pytest.fail(f"worker {client.worker}'s stream reader did not deliver the setup's writes in {seconds:g} s")
+
+
 def test_slow_dynamodb_answers_503_within_the_deadline_and_a_cached_get_still_answers(stack):
     clients = stack.pinned(THREADS + 1)  # A, B, A, B, ...: per worker one for the cached GET, THREADS slow
     fast, slow = clients[:2], clients[2:]
     author = new_author(fast[0])
     post = new_post(fast[0], author["pk"])
     author_path = f"/api/authors/{author['pk']}/"
+    written = time.time()
+    for client in fast:  # the stream records of those writes, delivered later, would drop the cached author
+        caught_up(client, written)
     for client in fast:  # each worker caches the author
         assert client.get(author_path).status_code == 200
     slow_requests = [

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from dynamo_backend import cache, stats
+from dynamo_backend.cache.dependencies import Dependency
 from dynamo_backend.streams import host
 
 TABLE = "blog_author"
@@ -93,3 +94,58 @@ def test_the_broadcast_skips_a_receiver_that_is_gone_and_flushes_one_that_missed
         assert received(full)[0] == ("f", None)  # before anything else
     finally:
         sender.stop()
+
+
+def author(bio: str) -> dict:
+    return {"pk": {"S": "a"}, "bio": {"S": bio}}
+
+
+def test_an_item_cached_after_the_batchs_last_write_stays_cached():
+    # Created, then changed (a post's count on its author), then read by this process: the
+    # creation's record no longer matches what is cached, the batch's net change does.
+    cache.reset()
+    cache.item_cache.put(TABLE, "a", author("two"))
+    host.apply(
+        [("c", TABLE, "a", None, author("one"), True), ("c", TABLE, "a", author("one"), author("two"), True)],
+        stats.StreamStatus(),
+    )
+    assert cache.item_cache.get(TABLE, "a") == author("two")
+
+
+def test_a_batch_moves_an_item_from_its_first_old_image_to_its_last_new_one():
+    cache.reset()
+    cache.item_cache.put(TABLE, "a", author("zero"))
+    records = [("c", TABLE, "a", author(old), author(new), True) for old, new in [("zero", "one"), ("one", "two")]]
+    host.apply(records, stats.StreamStatus())
+    assert cache.item_cache.get(TABLE, "a") == author("two")
+
+
+def test_records_in_separate_batches_drop_an_item_they_cannot_place():
+    cache.reset()
+    cache.item_cache.put(TABLE, "a", author("two"))
+    host.apply([("c", TABLE, "a", None, author("one"), True)], stats.StreamStatus())
+    assert cache.item_cache.get(TABLE, "a") is None  # an older state, or a newer one: the cache cannot tell
+
+
+def test_every_record_of_a_batch_drops_the_queries_it_affects_even_when_the_item_ends_as_it_began():
+    cache.reset()
+    cache.query_cache.put(TABLE, "by bio", ("a",), Dependency(frozenset({"bio"})))
+    cache.query_cache.put(TABLE, "by name", ("a",), Dependency(frozenset({"name"})))
+    records = [("c", TABLE, "a", author(old), author(new), True) for old, new in [("zero", "one"), ("one", "zero")]]
+    host.apply(records, stats.StreamStatus())
+    assert cache.query_cache.get(TABLE, "by bio") is None  # a query read in between saw bio "one"
+    assert cache.query_cache.get(TABLE, "by name") == ("a",)
+
+
+def test_a_flush_between_changes_keeps_their_order():
+    cache.reset()
+    cache.item_cache.put(TABLE, "a", author("zero"))
+    host.apply(
+        [
+            ("c", TABLE, "a", author("zero"), author("one"), True),
+            ("f", TABLE),
+            ("c", TABLE, "a", author("one"), author("two"), True),
+        ],
+        stats.StreamStatus(),
+    )
+    assert cache.item_cache.get(TABLE, "a") is None  # flushed, then a change to an item no longer cached
