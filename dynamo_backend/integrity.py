@@ -192,7 +192,11 @@ def put_child(model: Any, item: dict, put: dict) -> None:
     try:
         connection.call("PutItem", **put)
     except ConditionalCheckFailed as error:
-        stored = loading.load_one(model, model._meta.pk_of(item), consistent=True)
+        try:
+            stored = loading.load_one(model, model._meta.pk_of(item), consistent=True)
+        except DynamoBackendError as unknown:
+            unknown.maybe_applied = unknown.maybe_applied or error.after_unknown  # ours may be stored: keep claims
+            raise
         if stored is None or not error.after_unknown or not model.same_raw(stored, item):
             _apply_counts((r, pk, -1, False) for r, pk in guards)  # another item: ours was not added
         raise  # the caller sees the stored item is ours (a retry that landed) and succeeds

@@ -126,8 +126,10 @@ def _landed(obj: Any, item: dict, claimed: unique.Claims, error: DynamoBackendEr
         return False
     try:
         stored = loading.load_one(model, obj.pk, consistent=True)
-    except DynamoBackendError:
-        return False  # unknown: keep the claims (a stale claim is taken over later) and raise the first error
+    except DynamoBackendError as unknown:
+        # Whether the stored item is ours cannot be told (the deadline ran out, say): the outcome is unknown,
+        # never a conflict. Keep the claims (a stale claim is taken over later).
+        raise unknown from error
     if stored is not None and _maybe_ours(error) and model.same_raw(stored, item):
         return True
     held = set(unique.claims_of(model, stored or {}))

@@ -177,7 +177,7 @@ class IdempotencyMiddleware:
         """Remember the answer (or, after a 5xx, free the key at once), trying hard: the write did happen."""
         if response.status_code >= 500 or response.status_code in NOT_RUN:
             record.lease_until = 0  # a retry may run again at once, with the same resource pk
-            updates = [["lease_until"]]
+            updates = [["lease_until"]] * FINISH_TRIES  # else the key waits out its LEASE (409 in flight)
         else:
             record.state = "done"
             record.status = response.status_code

@@ -62,6 +62,13 @@ def _conflict_message(exc: Exception) -> tuple[str, dict[str, list[str]] | None]
     return "The request conflicts with the current state of the resource.", None
 
 
+def _conflict_response(request, exc: ddb.ConditionalCheckFailed) -> JsonResponse:
+    message, fields = _conflict_message(exc)
+    if type(exc) is ddb.ConditionalCheckFailed:  # no rule of ours explains it: the log says where it came from
+        logger.warning("Unexplained conflict on %s %s: %r", request.method, request.path, exc, exc_info=exc)
+    return error_response(409, "conflict", message, fields=fields)
+
+
 def exception_to_response(request, exc: BaseException) -> JsonResponse | None:
     """Map ``exc`` to a JSON error response (None: not an Exception we handle)."""
     if isinstance(exc, ApiError):
@@ -80,8 +87,7 @@ def exception_to_response(request, exc: BaseException) -> JsonResponse | None:
     if isinstance(exc, (django_exc.ObjectDoesNotExist, Http404)):
         return error_response(404, "not_found", f"No resource at {request.path}.")
     if isinstance(exc, ddb.ConditionalCheckFailed):
-        message, fields = _conflict_message(exc)
-        return error_response(409, "conflict", message, fields=fields)
+        return _conflict_response(request, exc)
     if isinstance(exc, ddb.TableDoesNotExist):
         # Not the client's doing, nor a passing fault: the operator must create the table. The log says which.
         logger.error("DynamoDB table missing on %s %s: %s", request.method, request.path, exc)

@@ -175,3 +175,42 @@ def test_without_transactions_a_lost_count_answer_fails_the_create_and_leaves_no
     with lossy("update_item"), pytest.raises(ServiceUnavailable):
         Book.objects.create(shelf_pk=shelf.pk, title="b")
     assert engine.raw_scan(Book) == []  # no child: the weaker fallback guarantee errs on the safe side
+
+
+class LoseTheItemsPutThenReads:
+    """Lose the answer of the first PutItem of an item (not a claim), then fail every GetItem (unreachable)."""
+
+    def __init__(self, client):
+        self._client = client
+        self.lost = False
+        self.calls: list[str] = []
+
+    def put_item(self, **params):
+        self.calls.append("put_item")
+        response = self._client.put_item(**params)
+        if not self.lost and not params["TableName"].endswith("__unique"):
+            self.lost = True
+            raise botocore.exceptions.ReadTimeoutError(endpoint_url="http://lost")
+        return response
+
+    def get_item(self, **params):
+        self.calls.append("get_item")
+        if self.lost:
+            raise botocore.exceptions.EndpointConnectionError(endpoint_url="http://unreachable")
+        return self._client.get_item(**params)
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+
+@pytest.mark.models("Post")
+def test_a_create_that_cannot_tell_whether_its_write_landed_is_unknown_not_a_conflict(tables, engine):
+    # The put landed, its answer was lost, the retry was refused (the item exists), and the read that would
+    # say whose item it is failed: the outcome is unknown (503 in the API), never "already exists" (409).
+    client = LoseTheItemsPutThenReads(connection.get_client())
+    with connection.use_client(client), pytest.raises(ServiceUnavailable):
+        Post.objects.create(title="t", slug="unknown")
+    assert client.calls.count("put_item") >= 3 and "get_item" in client.calls  # claim, item, its retry; the check
+    assert [p["slug"]["S"] for p in engine.raw_scan(Post)] == ["unknown"]
+    with pytest.raises(UniqueConstraintError):  # its claim was kept: the slug stays taken by the stored post
+        Post.objects.create(title="other", slug="unknown")
