@@ -131,14 +131,23 @@ def update_item(
     raise ConditionalCheckFailed(f"{model.__name__} {pk}: the operands of the update kept changing; not written")
 
 
-def _replan(model: Any, pk: Any, changes: dict, condition: Node | None) -> tuple[dict, frozenset[str]] | None:
-    """Read the item consistently; return (changes, NULL operands) to try again, or None if it no longer matches."""
+def _read_matching(model: Any, pk: Any, condition: Node | None) -> tuple[dict, dict] | None:
+    """Read the item consistently: (raw item, field values), or None when it is gone or no longer matches."""
     current = loading.load_one(model, pk, consistent=True)
     if current is None:
         return None
     values = model.from_raw(current).__dict__
     if condition is not None and not matches(condition, values):
         return None
+    return current, values
+
+
+def _replan(model: Any, pk: Any, changes: dict, condition: Node | None) -> tuple[dict, frozenset[str]] | None:
+    """Read the item consistently; return (changes, NULL operands) to try again, or None if it no longer matches."""
+    read = _read_matching(model, pk, condition)
+    if read is None:
+        return None
+    _, values = read
     changes, create = paths.prepare(changes, values)
     _create_containers(model, pk, create, condition)
     return changes, _absent(_operands(changes), values)
@@ -175,12 +184,10 @@ def _create_containers(model: Any, pk: Any, create: list[tuple[str, str]], condi
 def _update_item_moving(model: Any, pk: str, changes: dict, condition: Node | None) -> bool:
     """update_item() that points a guarded reference elsewhere: consistent read, then one transaction."""
     for _attempt in range(ATTEMPTS):
-        current = loading.load_one(model, pk, consistent=True)
-        if current is None:
+        read = _read_matching(model, pk, condition)
+        if read is None:
             return False
-        values = model.from_raw(current).__dict__
-        if condition is not None and not matches(condition, values):
-            return False
+        current, values = read
         now, create = paths.prepare(changes, values)
         if create:
             _create_containers(model, pk, create, condition)

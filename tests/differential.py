@@ -38,14 +38,13 @@ ORACLE_ALIAS = "difforacle"
 # -- the two models ---------------------------------------------------------------
 
 
-class DiffItem(ddb.DynamoModel):
-    """The DynamoDB side: a GSI on an index=True field, a GSI whose sort key is nullable, a unique field."""
+class DiffFields(ddb.DynamoModel):
+    """The fields DiffItem and DiffProjected share (each declares ``cat`` and its indexes)."""
 
     class Meta:
+        abstract = True
         app_label = "libtests"
-        indexes = [ddb.Index("grp", sort_key="rank")]
 
-    cat = ddb.CharField(index=True)
     grp = ddb.CharField()
     rank = ddb.IntegerField()
     num = ddb.IntegerField()
@@ -58,6 +57,16 @@ class DiffItem(ddb.DynamoModel):
     slug = ddb.CharField(unique=True)
     part = ddb.CharField(nullable=False)
     seq = ddb.IntegerField(nullable=False)
+
+
+class DiffItem(DiffFields):
+    """The DynamoDB side: a GSI on an index=True field, a GSI whose sort key is nullable, a unique field."""
+
+    class Meta:
+        app_label = "libtests"
+        indexes = [ddb.Index("grp", sort_key="rank")]
+
+    cat = ddb.CharField(index=True)
 
 
 class DiffKeyed(ddb.DynamoModel):
@@ -84,7 +93,7 @@ class DiffKeyed(ddb.DynamoModel):
     slug = ddb.CharField(unique=True)
 
 
-class DiffProjected(ddb.DynamoModel):
+class DiffProjected(DiffFields):
     """DiffItem's fields over projected indexes: cat's holds keys only, (grp, rank)'s the keys + num, title, flag."""
 
     class Meta:
@@ -95,18 +104,6 @@ class DiffProjected(ddb.DynamoModel):
         ]
 
     cat = ddb.CharField()
-    grp = ddb.CharField()
-    rank = ddb.IntegerField()
-    num = ddb.IntegerField()
-    big = ddb.IntegerField()
-    flt = ddb.FloatField()
-    dec = ddb.DecimalField(max_digits=10, decimal_places=2)
-    flag = ddb.BooleanField()
-    when = ddb.DateTimeField()
-    title = ddb.CharField()
-    slug = ddb.CharField(unique=True)
-    part = ddb.CharField(nullable=False)
-    seq = ddb.IntegerField(nullable=False)
 
 
 class Target:

@@ -91,12 +91,15 @@ def apply_changes(changes: list[tuple[str, str, Mapping | None, Mapping | None, 
     by an earlier record whose image it no longer matches.
     """
     dropped = 0
-    chains: dict[tuple[str, str], tuple[list, bool]] = {}
+    chains: dict[tuple[str, str], list] = {}  # (table, pk) -> [old, new, new, ...]
+    without_images: set[tuple[str, str]] = set()
     for table, pk, old, new, images in changes:
         dropped += query_cache.invalidate(table, Change.from_images(old, new) if images else UNKNOWN)
-        states, all_images = chains.get((table, pk), ([old], True))
-        chains[(table, pk)] = ([*states, new], all_images and images)
-    for (table, pk), (states, images) in chains.items():
+        chains.setdefault((table, pk), [old]).append(new)
+        if not images:
+            without_images.add((table, pk))
+    for (table, pk), states in chains.items():
+        images = (table, pk) not in without_images
         item_cache.changed(table, pk, states[0], states[-1], images=images, between=tuple(states[1:-1]))
     return dropped
 
