@@ -87,6 +87,16 @@ class CallLog:
         """Return the summed consumed capacity units (calls without a figure count 0)."""
         return sum(call.capacity or 0.0 for call in self.calls)
 
+    def timeline(self, limit: int = 12) -> str:
+        """Return the calls in order as one line ("GetItem 4ms, TransactWriteItems 2981ms"), for a log line that
+        must say where a request's DynamoDB time went; past ``limit`` calls, the slowest are kept."""
+        calls = self.calls
+        if len(calls) > limit:
+            slowest = set(sorted(range(len(calls)), key=lambda i: -calls[i].ms)[:limit])
+            calls = [c for i, c in enumerate(calls) if i in slowest]
+        more = f" (+{len(self.calls) - len(calls)} shorter)" if len(calls) < len(self.calls) else ""
+        return ", ".join(f"{c.operation} {c.ms:.0f}ms" for c in calls) + more if self.calls else "no calls"
+
     def __len__(self) -> int:
         return len(self.calls)
 

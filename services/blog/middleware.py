@@ -32,6 +32,7 @@ from django.core import exceptions as django_exc
 from django.http import Http404, JsonResponse, UnreadablePostError
 
 from dynamo_backend import exceptions as ddb
+from dynamo_backend import stats as ddb_stats
 
 from .errors import RETRY_AFTER_SECONDS, ApiError, error_response
 
@@ -98,7 +99,9 @@ def exception_to_response(request, exc: BaseException) -> JsonResponse | None:
             headers={"Retry-After": RETRY_AFTER_SECONDS},
         )
     if isinstance(exc, (ddb.ServiceUnavailable, ddb.Throttled, ddb.BatchError)):
-        logger.warning("DynamoDB unavailable on %s %s: %r", request.method, request.path, exc)
+        log = ddb_stats.request_log()  # where the time went: a slow call, or retries after errors
+        timeline = log.timeline() if log is not None else "not counted"
+        logger.warning("DynamoDB unavailable on %s %s: %r; calls: %s", request.method, request.path, exc, timeline)
         return error_response(
             503,
             "service_unavailable",

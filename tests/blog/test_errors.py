@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -184,6 +185,14 @@ def test_unreachable_dynamodb_is_503_with_retry_after(api, unreachable, assert_e
     response = api.request(method, url, data)
     assert_error(response, 503, "service_unavailable")
     assert response["Retry-After"] == "1"
+
+
+def test_a_503_is_logged_with_the_calls_that_spent_the_request(api, unreachable, caplog):
+    caplog.set_level("WARNING", logger="services.blog")
+    assert api.get("/api/authors/").status_code == 503
+    (line,) = [r.getMessage() for r in caplog.records if "DynamoDB unavailable" in r.getMessage()]
+    assert "GET /api/authors/" in line
+    assert re.search(r"; calls: (Query|Scan) \d+ms", line), line
 
 
 def test_service_recovers_when_dynamodb_returns(api, dynamo_settings):

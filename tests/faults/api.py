@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -24,9 +25,38 @@ def created(response: requests.Response) -> dict[str, Any]:
     return response.json()
 
 
+def unavailable(answer: requests.Response | BaseException | None) -> bool:
+    """A 503 with Retry-After: the request ran out of its DynamoDB deadline (a loaded machine) before it could
+    decide; the client is told to send it again."""
+    return isinstance(answer, requests.Response) and answer.status_code == 503 and "Retry-After" in answer.headers
+
+
+def retried(send: Callable[..., requests.Response], *args: Any, answer: Any = None, **kwargs: Any) -> Any:
+    """``send(*args, **kwargs)`` (unless its first ``answer`` came already), sent again after each 503 with
+    Retry-After as the header says, as a client would, at most 4 more times: the answer that decided.
+
+    Only for requests whose repeat is harmless: a GET, PUT, PATCH or DELETE, a POST with an Idempotency-Key,
+    or one that must be refused anyway.
+    """
+    answer = send(*args, **kwargs) if answer is None else answer
+    for _ in range(4):
+        if not unavailable(answer):
+            break
+        time.sleep(float(answer.headers["Retry-After"]))
+        answer = send(*args, **kwargs)
+    return answer
+
+
+def create(client: Pinned, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """POST a create that must succeed (a test's setup), with an Idempotency-Key so a retry after a 503 is
+    done once."""
+    headers = {"Idempotency-Key": uuid.uuid4().hex}
+    return created(retried(client.post, path, body, headers=headers))
+
+
 def new_author(client: Pinned, label: str = "author") -> dict[str, Any]:
     name = unique(label)
-    return created(client.post("/api/authors/", {"username": name, "email": f"{name}@example.com", "bio": "b"}))
+    return create(client, "/api/authors/", {"username": name, "email": f"{name}@example.com", "bio": "b"})
 
 
 def post_body(author_pk: str, **fields: Any) -> dict[str, Any]:
@@ -35,7 +65,7 @@ def post_body(author_pk: str, **fields: Any) -> dict[str, Any]:
 
 
 def new_post(client: Pinned, author_pk: str, **fields: Any) -> dict[str, Any]:
-    return created(client.post("/api/posts/", post_body(author_pk, **fields)))
+    return create(client, "/api/posts/", post_body(author_pk, **fields))
 
 
 def error_of(response: requests.Response) -> dict[str, Any]:

@@ -11,13 +11,22 @@ dynalite has none, and its weaker fallback is not what these tests check.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 
 import pytest
 
 from tests.faults.accounting import AUTHORS, COMMENTS, POSTS
-from tests.faults.api import describe, new_author, new_post, no_problems, post_body, status, unique
+from tests.faults.api import (
+    describe,
+    new_author,
+    new_post,
+    no_problems,
+    post_body,
+    retried,
+    status,
+    unavailable,
+    unique,
+)
 from tests.faults.stack import rounds, run_together
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -27,24 +36,6 @@ def refused_or(success: int, answer) -> bool:
     """The create succeeded (``success``) or was refused with a 4xx: anything else (5xx, no answer) is wrong."""
     code = status(answer)
     return code == success or (isinstance(code, int) and 400 <= code < 500)
-
-
-def unavailable(answer) -> bool:
-    """A 503 with Retry-After: the request ran out of its DynamoDB deadline (a loaded machine); the outcome is
-    the client's to find out, and the accounting below still holds whatever happened."""
-    return status(answer) == 503 and bool(answer.headers.get("Retry-After"))
-
-
-def finish_delete(client, path: str, answer, tries: int = 5):
-    """Retry a DELETE answered 503 as its Retry-After says, as a client would: a delete that ran out of its
-    deadline half way (children gone, the parent marked deleting) is finished by its retry (204, or 404 when the
-    first had finished after all)."""
-    for _ in range(tries):
-        if not unavailable(answer):
-            return answer
-        time.sleep(float(answer.headers["Retry-After"]))
-        answer = client.delete(path)
-    return answer
 
 
 def test_deleting_an_author_while_a_post_for_them_is_created_leaves_no_orphan(stack):
@@ -61,16 +52,16 @@ def test_deleting_an_author_while_a_post_for_them_is_created_leaves_no_orphan(st
         )
         outcomes[status(deleted), status(posted)] += 1
         # A 503 asks the client to retry; if the first attempt did finish, its token went with the author (401).
-        retried = unavailable(deleted)
-        deleted = finish_delete(deleter, f"/api/authors/{author}/", deleted)
+        again = unavailable(deleted)
+        deleted = retried(deleter.delete, f"/api/authors/{author}/", answer=deleted)
         if status(deleted) == 204 and stack.store.exists(AUTHORS, author):
             problems.append(f"author {author}: DELETE answered 204, still stored")
         if status(posted) == 201 and not stack.store.exists(POSTS, posted.json()["pk"]):
             problems.append(f"author {author}: POST answered 201, post not stored")
-        settled = (204, 409, 401, 404) if retried else (204, 409)
+        settled = (204, 409, 401, 404) if again else (204, 409)
         if status(deleted) not in settled or not (refused_or(201, posted) or unavailable(posted)):
             problems.append(f"author {author}: DELETE {describe(deleted)} / POST {describe(posted)}")
-        if retried and status(deleted) in (401, 404) and stack.store.exists(AUTHORS, author):
+        if again and status(deleted) in (401, 404) and stack.store.exists(AUTHORS, author):
             problems.append(f"author {author}: DELETE retried after a 503 answered {describe(deleted)}, still stored")
     problems += [f"orphan post {p['pk']} of deleted author {p['author_pk']}" for p in stack.store.orphan_posts(authors)]
     no_problems(problems, f"problems in {n} rounds of DELETE author vs POST post; outcomes {dict(outcomes)}")
@@ -92,7 +83,7 @@ def test_deleting_a_post_while_a_comment_on_it_is_created_leaves_no_orphan(stack
             ),
         )
         outcomes[status(deleted), status(commented)] += 1
-        deleted = finish_delete(deleter, f"/api/posts/{post}/", deleted)  # a 503 asks the client to retry
+        deleted = retried(deleter.delete, f"/api/posts/{post}/", answer=deleted)  # a 503 asks the client to retry
         post_stored = stack.store.exists(POSTS, post)
         if status(deleted) == 204 and post_stored:
             problems.append(f"post {post}: DELETE answered 204, still stored")

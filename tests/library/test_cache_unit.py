@@ -437,3 +437,12 @@ def test_sixteen_threads_can_change_nothing_they_share_and_never_raise(clock):
 
     assert errors == []
     assert sum(refused) > 0, "no thread ever hit the cache"
+
+
+def test_a_call_log_timeline_lists_calls_in_order_keeping_the_slowest():
+    log = stats.CallLog()
+    assert log.timeline() == "no calls"
+    for operation, ms in [("GetItem", 4.2), ("Query", 900.0), ("PutItem", 12.0)]:
+        log._add_call(stats.Call(operation, "t", ms, None))
+    assert log.timeline() == "GetItem 4ms, Query 900ms, PutItem 12ms"
+    assert log.timeline(limit=2) == "Query 900ms, PutItem 12ms (+1 shorter)"
