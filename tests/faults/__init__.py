@@ -11,10 +11,10 @@ Modules:
   ``test_deadline.py``, ``test_bad_input.py``: issue 10's numbered problems
 
 Run them with ``make test PYTEST_ARGS=tests/faults`` (part of every `make test`; about
-a minute). Environment:
+two minutes: each test module gets a new moto server). Environment:
 
 * ``FAULT_ROUNDS``: multiply the rounds of the race and fault tests (``FAULT_ROUNDS=10``
-  for a long run); default 1
+  for a long run); default 1. It multiplies each test's pytest-timeout limit too
 * ``FAULT_SEED``: the proxies' random seed (the run's header prints the one it used)
 * ``FAULT_DEADLINE``: the stack's ``DYNAMO_REQUEST_DEADLINE`` in seconds (default 3);
   time limits in the tests derive from it

@@ -27,6 +27,17 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"faults: FAULT_SEED={SEED} FAULT_ROUNDS={fault_rounds_scale():g} (x default rounds), deadline {DEADLINE:g}s"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """FAULT_ROUNDS multiplies the rounds, so it multiplies pytest-timeout's limit (pyproject's ``timeout``) too."""
+    scale = fault_rounds_scale()
+    limit = float(config.getini("timeout") or 0)
+    if scale <= 1 or not limit:
+        return
+    for item in items:
+        if item.path.is_relative_to(Path(__file__).parent) and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(limit * scale))
+
+
 class Stacks:
     """The session's emulators and stacks by engine, started lazily; a broken engine fails fast after once."""
 
