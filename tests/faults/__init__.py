@@ -11,7 +11,7 @@ Modules:
   ``test_deadline.py``, ``test_bad_input.py``: issue 10's numbered problems
 
 Run them with ``make test PYTEST_ARGS=tests/faults`` (part of every `make test`; about
-two minutes: each test module gets a new moto server). Environment:
+a minute and a half). Environment:
 
 * ``FAULT_ROUNDS``: multiply the rounds of the race and fault tests (``FAULT_ROUNDS=10``
   for a long run); default 1. It multiplies each test's pytest-timeout limit too

@@ -79,13 +79,6 @@ class Stacks:
                 pytest.fail(self.failed[engine], pytrace=False)
         return self.started[engine]
 
-    def renew(self, engine: str) -> None:
-        """Stop the engine's stack and emulator, if running: the next test starts fresh ones."""
-        if engine in self.started:
-            self.started.pop(engine).stop()
-        if engine in self.emulators:
-            self.emulators.pop(engine).stop()
-
     def stop(self) -> None:
         for stack in self.started.values():
             stack.stop()
@@ -112,16 +105,6 @@ def _stacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stacks]:
         yield stacks
     finally:
         stacks.stop()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _fresh_moto_per_module(_stacks: Stacks) -> Iterator[None]:
-    """Each test module gets a new moto server. Its TransactWriteItems deep-copies every table it touches,
-    stream history included, so a transaction costs time in proportion to every write the session made
-    (measured in-process: 6 ms at 100 items, 454 ms at 6,000): late in a long session a two-call request
-    ran out of its 3 s deadline on a loaded machine. dynalite has no such cost and is kept."""
-    yield
-    _stacks.renew("moto_server")
 
 
 @pytest.fixture
