@@ -189,6 +189,23 @@ def test_the_docs_page_has_a_csp_that_allows_only_its_own_assets():
     assert "unsafe" not in response["Content-Security-Policy"] and "http" not in response["Content-Security-Policy"]
 
 
+def test_the_swagger_bundle_runs_under_that_csp_without_evaluating_strings():
+    """script-src 'self' refuses eval and the Function constructor. The bundle's only Function constructors
+    are fallbacks a browser with globalThis, self and a native bind never reaches; an upgraded bundle that
+    adds another (or eval, or a style element) fails here until someone checks it against the CSP."""
+    bundle = (docs.asset_dir() / "swagger-ui-bundle.js").read_text(encoding="utf-8")
+    assert not re.search(r"(?<![\w$.])eval\s*\(", bundle)
+    assert 'createElement("style")' not in bundle
+    constructors = list(re.finditer(r"(?<![\w$.])(?:new\s+)?Function\s*\(", bundle))
+    assert constructors
+    for found in constructors:
+        before, call = bundle[found.start() - 40 : found.start()], bundle[found.start() : found.end() + 20]
+        # `globalThis || self || Function("return this")()`, or function-bind's polyfill behind the native bind
+        fallback = before.endswith("||") and re.match(r'(?:new\s+)?Function\("return this"\)', call) is not None
+        polyfill = call.startswith('Function("binder"') and "Function.prototype.bind||" in bundle
+        assert fallback or polyfill, f"...{before}{call}..."
+
+
 def test_json_answers_keep_the_strict_csp():
     assert Client().get("/api/openapi.json")["Content-Security-Policy"].startswith("default-src 'none'")
 
