@@ -11,7 +11,8 @@ race (threads, HTTP connections), which is what the concurrency tests need.
 
 Two more changes keep a long-running moto from slowing down with its history:
 shard iterators are bounded (:func:`expire_shard_iterators`), and a
-transaction backs up only what it can change (:func:`cheap_transaction_backups`).
+transaction backs up only what it can change (:func:`cheap_transaction_backups`);
+:func:`bound_history` applies both.
 """
 
 from __future__ import annotations
@@ -126,6 +127,12 @@ def cheap_transaction_backups() -> None:
     models.DynamoDBBackend.transact_write_items = transact_write_items
 
 
+def bound_history() -> None:
+    """The patches that keep a long-running moto from slowing down with its history (server and in-process)."""
+    expire_shard_iterators()
+    cheap_transaction_backups()
+
+
 def serialize_server() -> None:
     """Make moto's WSGI dispatcher take :data:`LOCK` around every request."""
     from moto.moto_server import werkzeug_app
@@ -137,8 +144,7 @@ def serialize_server() -> None:
             return dispatch(self, environ, start_response)
 
     werkzeug_app.DomainDispatcherApplication.__call__ = serialized
-    expire_shard_iterators()
-    cheap_transaction_backups()
+    bound_history()
 
 
 @contextmanager
@@ -155,8 +161,7 @@ def serialized_mock_aws() -> Iterator[None]:
         with LOCK:
             return process(stubber, request)
 
-    expire_shard_iterators()
-    cheap_transaction_backups()
+    bound_history()
     with mock_aws(), mock.patch.object(BotocoreStubber, "process_request", serialized):
         yield
 

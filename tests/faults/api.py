@@ -31,18 +31,25 @@ def unavailable(answer: requests.Response | BaseException | None) -> bool:
     return isinstance(answer, requests.Response) and answer.status_code == 503 and "Retry-After" in answer.headers
 
 
-def retried(send: Callable[..., requests.Response], *args: Any, answer: Any = None, **kwargs: Any) -> Any:
-    """``send(*args, **kwargs)`` (unless its first ``answer`` came already), sent again after each 503 with
-    Retry-After as the header says, as a client would, at most 4 more times: the answer that decided.
+def retried(
+    send: Callable[..., Any],
+    *args: Any,
+    answer: Any = None,
+    retry_if: Callable[[Any], bool] = unavailable,
+    **kwargs: Any,
+) -> Any:
+    """``send(*args, **kwargs)`` (unless its first ``answer`` came already), sent again while ``retry_if(answer)``
+    (default: a 503 with Retry-After), after the Retry-After it gives and half a second more, as a client would,
+    at most 4 more times: the answer that decided.
 
     Only for requests whose repeat is harmless: a GET, PUT, PATCH or DELETE, a POST with an Idempotency-Key,
     or one that must be refused anyway.
     """
     answer = send(*args, **kwargs) if answer is None else answer
     for _ in range(4):
-        if not unavailable(answer):
+        if not retry_if(answer):
             break
-        time.sleep(float(answer.headers["Retry-After"]))
+        time.sleep(float(answer.headers.get("Retry-After", "1")) + 0.5)
         answer = send(*args, **kwargs)
     return answer
 

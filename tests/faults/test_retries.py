@@ -18,7 +18,6 @@ delays them beyond the read timeout. Afterwards the emulator is read directly:
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -28,7 +27,18 @@ import pytest
 import requests
 
 from tests.faults.accounting import COMMENTS, POSTS
-from tests.faults.api import attempt, describe, error_of, new_author, new_post, no_problems, post_body, status, unique
+from tests.faults.api import (
+    attempt,
+    describe,
+    error_of,
+    new_author,
+    new_post,
+    no_problems,
+    post_body,
+    retried,
+    status,
+    unique,
+)
 from tests.faults.proxy import WRITES, Fault
 from tests.faults.stack import DEADLINE, MAX_ATTEMPTS, rounds
 
@@ -144,13 +154,11 @@ class Create:
 
         (After a 5xx whose key could not be freed under the faults, the key waits out its lease.)
         """
-        answer = self.send(client)
-        for _ in range(3):
-            if status(answer) != 409 or error_of(answer)["code"] != "idempotency_key_in_flight":
-                break
-            time.sleep(float(answer.headers.get("Retry-After", "1")) + 0.5)
-            answer = self.send(client)
-        return answer
+        return retried(self.send, client, retry_if=in_flight)
+
+
+def in_flight(answer: requests.Response | requests.RequestException) -> bool:
+    return status(answer) == 409 and error_of(answer)["code"] == "idempotency_key_in_flight"
 
 
 def stored_by_value(stack, creates: list[Create]) -> dict[tuple[str, str], list[dict]]:
